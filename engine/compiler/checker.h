@@ -1,0 +1,86 @@
+// The checker: resolves names (attributes, constants, patterns, variables),
+// types every expression, folds what is known at compile time, and validates
+// declarations. It annotates the AST in place; codegen reads the annotations.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/compiler/ast.h"
+#include "engine/compiler/compiler.h"
+#include "engine/compiler/types.h"
+#include "engine/runtime/program.h"
+
+namespace gavel {
+
+struct Scope {
+  std::vector<SlotInfo> slots;
+  std::map<std::string, uint32_t> slot_index;
+  std::vector<TypePtr> slot_types;
+  struct ConstInfo {
+    Decl* decl = nullptr;
+    TypePtr type;
+    std::shared_ptr<const ConstVal> value;
+    int state = 0;  // 0 unchecked, 1 checking, 2 done
+  };
+  std::map<std::string, ConstInfo> consts;
+  std::map<std::string, uint32_t> patterns;  // name (qualified for modules) -> set index
+  std::vector<PatternSet> pattern_sets;
+  std::vector<ConstVal> slot_defaults;  // parallel to slots; kMissing = none
+  std::vector<std::string> modules;
+  std::string package, version;
+  bool default_deny = false;
+  bool on_error_deny = true;
+};
+
+class Checker {
+ public:
+  Checker(PolicyAst* ast, Diagnostics* diags, const CompileLimits& limits, std::string stdlib_dir,
+          std::string policy_path);
+  // Checks the whole policy; fills scope(). Returns false on errors.
+  bool Run();
+  Scope& scope() { return scope_; }
+
+  // Types an expression in a rule of the given phase (public for interpolations).
+  TypePtr CheckExpr(Expr& e, Phase phase);
+
+ private:
+  struct Var {
+    std::string name;
+    TypePtr type;
+  };
+  void DeclareBuiltins();
+  void CollectDecls();
+  void CheckSchema(Decl& d);
+  TypePtr SchemaType(const TypeAst& t, SlotType* st);
+  void CheckConst(Scope::ConstInfo& c);
+  void DeclarePatterns(Decl& d, const std::string& prefix);
+  void Import(Decl& d);
+  void CheckRule(Decl& d);
+  void CheckMessage(Expr& e, Phase phase, const char* what);
+  void CheckLimit(Decl& d);
+  void CheckBudget(Decl& d);
+
+  TypePtr Check(Expr& e, Phase phase);
+  TypePtr CheckMember(Expr& e, Phase phase);
+  TypePtr CheckBinary(Expr& e, Phase phase);
+  TypePtr CheckCall(Expr& e, Phase phase);
+  bool AttributePath(const Expr& e, std::string* path) const;
+  void Fold(Expr& e);
+  void UnknownName(const Expr& e, const std::string& name, const std::vector<std::string>& candidates,
+                   const std::string& what);
+  TypePtr Error(const Expr& e, const std::string& code, const std::string& msg);
+
+  PolicyAst* ast_;
+  Diagnostics* diags_;
+  CompileLimits limits_;
+  std::string stdlib_dir_;
+  std::string policy_path_;
+  Scope scope_;
+  std::vector<Var> vars_;
+  std::vector<std::unique_ptr<PolicyAst>> module_asts_;
+  int depth_ = 0;
+};
+
+}  // namespace gavel

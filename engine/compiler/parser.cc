@@ -1,0 +1,785 @@
+// Parse tree -> AST. ANTLR does the parsing; this file turns its contexts into
+// AST nodes with byte ranges, collects syntax errors as diagnostics, attaches
+// comments for the formatter, and refuses input nested deeper than the limit
+// before ANTLR recurses into it. No ANTLR exception leaves this file.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+
+#include "PolicyLexer.h"
+#include "PolicyParser.h"
+#include "antlr4-runtime.h"
+#include "engine/compiler/ast.h"
+
+namespace gavel {
+
+namespace {
+
+using gavel_grammar::PolicyLexer;
+using gavel_grammar::PolicyParser;
+using P = gavel_grammar::PolicyParser;
+
+SourceRange TokRange(antlr4::Token* t, uint32_t base) {
+  if (!t) return {base, base};
+  const uint32_t b = static_cast<uint32_t>(t->getStartIndex()) + base;
+  const uint32_t e = static_cast<uint32_t>(t->getStopIndex()) + 1 + base;
+  return {b, e < b ? b : e};
+}
+
+class ErrorCollector : public antlr4::BaseErrorListener {
+ public:
+  ErrorCollector(Diagnostics* diags, uint32_t base) : diags_(diags), base_(base) {}
+  void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
+                   std::exception_ptr) override {
+    ++count_;
+    std::string m = msg;
+    // ANTLR lists every token it could accept; past a handful that helps nobody.
+    size_t ex = m.find(" expecting {");
+    if (ex != std::string::npos && std::count(m.begin() + ex, m.end(), ',') > 6) m = m.substr(0, ex);
+    if (m.rfind("extraneous input", 0) == 0 || m.rfind("mismatched input", 0) == 0) {
+      size_t q = m.find(' ', m.find("input") + 6);
+      (void)q;
+    }
+    if (m.find("'<EOF>'") != std::string::npos) {
+      size_t pos = m.find("'<EOF>'");
+      m.replace(pos, 7, "end of file");
+    }
+    SourceRange r = offending ? TokRange(offending, base_) : SourceRange{base_, base_ + 1};
+    if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
+    diags_->Error("E0001", r, "syntax error: " + m);
+  }
+  int count() const { return count_; }
+
+ private:
+  Diagnostics* diags_;
+  uint32_t base_;
+  int count_ = 0;
+};
+
+bool UnescapeString(const std::string& raw, std::string* out, std::string* why) {
+  // raw includes the quotes
+  out->clear();
+  for (size_t i = 1; i + 1 < raw.size(); ++i) {
+    char c = raw[i];
+    if (c != '\\') {
+      *out += c;
+      continue;
+    }
+    char n = raw[++i];
+    switch (n) {
+      case 'n': *out += '\n'; break;
+      case 't': *out += '\t'; break;
+      case 'r': *out += '\r'; break;
+      case '"': *out += '"'; break;
+      case '\\': *out += '\\'; break;
+      case '$': *out += '$'; break;
+      case '/': *out += '/'; break;
+      case 'u': {
+        if (i + 4 >= raw.size() - 0) {
+          *why = "\\u needs four hex digits";
+          return false;
+        }
+        std::string hex = raw.substr(i + 1, 4);
+        char* end = nullptr;
+        long cp = std::strtol(hex.c_str(), &end, 16);
+        if (hex.size() != 4 || *end != '\0' || (cp >= 0xD800 && cp <= 0xDFFF)) {
+          *why = "\\u needs four hex digits of a non-surrogate code point";
+          return false;
+        }
+        i += 4;
+        if (cp < 0x80) {
+          *out += static_cast<char>(cp);
+        } else if (cp < 0x800) {
+          *out += static_cast<char>(0xC0 | (cp >> 6));
+          *out += static_cast<char>(0x80 | (cp & 0x3F));
+        } else {
+          *out += static_cast<char>(0xE0 | (cp >> 12));
+          *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+          *out += static_cast<char>(0x80 | (cp & 0x3F));
+        }
+        break;
+      }
+      default:
+        *why = std::string("unknown escape \\") + n;
+        return false;
+    }
+  }
+  return true;
+}
+
+class Builder {
+ public:
+  Builder(antlr4::CommonTokenStream* tokens, Diagnostics* diags, uint32_t base)
+      : tokens_(tokens), diags_(diags), base_(base) {}
+
+  SourceRange Range(antlr4::ParserRuleContext* ctx) {
+    if (!ctx) return {base_, base_};
+    SourceRange b = TokRange(ctx->getStart(), base_);
+    antlr4::Token* stop = ctx->getStop();
+    if (stop && stop->getType() != antlr4::Token::EOF && stop->getTokenIndex() >= ctx->getStart()->getTokenIndex())
+      b.end = TokRange(stop, base_).end;
+    return b;
+  }
+
+  std::string Name(P::NameContext* n) { return n ? n->getText() : std::string(); }
+
+  std::string Dotted(P::DottedNameContext* d) { return d ? d->getText() : std::string(); }
+
+  std::string StringValue(antlr4::tree::TerminalNode* t) {
+    if (!t) return {};
+    std::string out, why;
+    if (!UnescapeString(t->getText(), &out, &why)) diags_->Error("E0003", TokRange(t->getSymbol(), base_), why);
+    return out;
+  }
+
+  ExprPtr MakeExpr(ExprKind k, antlr4::ParserRuleContext* ctx) {
+    auto e = std::make_unique<Expr>();
+    e->kind = k;
+    e->range = Range(ctx);
+    return e;
+  }
+
+  ExprPtr Build(P::ExprContext* ctx) {
+    if (!ctx) return Missing();
+    if (auto* c = dynamic_cast<P::PrimaryExprContext*>(ctx)) return Primary(c->primary());
+    if (auto* c = dynamic_cast<P::MemberExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kMember, ctx);
+      e->kids.push_back(Build(c->expr()));
+      e->text = Name(c->name());
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::IndexExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kIndex, ctx);
+      e->kids.push_back(Build(c->expr(0)));
+      e->kids.push_back(Build(c->expr(1)));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::NegExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kNeg, ctx);
+      e->kids.push_back(Build(c->expr()));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::NotExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kNot, ctx);
+      e->kids.push_back(Build(c->expr()));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::QuantExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kQuant, ctx);
+      e->op = c->quant ? c->quant->getText() : "any";
+      e->text = Name(c->name());
+      e->kids.push_back(Build(c->expr(0)));
+      e->kids.push_back(Build(c->expr(1)));
+      return e;
+    }
+    antlr4::Token* op = nullptr;
+    std::vector<P::ExprContext*> kids;
+    bool negated = false;
+    std::string opname;
+    if (auto* c = dynamic_cast<P::MulExprContext*>(ctx)) op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::AddExprContext*>(ctx)) op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::RelExprContext*>(ctx)) op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::EqExprContext*>(ctx)) op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::MemberOpExprContext*>(ctx)) op = c->op, kids = c->expr(), negated = c->NOT() != nullptr;
+    else if (auto* c = dynamic_cast<P::AndExprContext*>(ctx)) opname = "and", kids = c->expr();
+    else if (auto* c = dynamic_cast<P::OrExprContext*>(ctx)) opname = "or", kids = c->expr();
+    if (kids.size() == 2) {
+      auto e = MakeExpr(ExprKind::kBinary, ctx);
+      e->op = op ? op->getText() : opname;
+      if (negated) e->op = "not " + e->op;
+      e->kids.push_back(Build(kids[0]));
+      e->kids.push_back(Build(kids[1]));
+      return e;
+    }
+    return Missing(ctx);
+  }
+
+  ExprPtr Missing(antlr4::ParserRuleContext* ctx = nullptr) {
+    // Only reached after a syntax error, which is already reported.
+    auto e = std::make_unique<Expr>();
+    e->kind = ExprKind::kBool;
+    e->raw = "false";
+    if (ctx) e->range = Range(ctx);
+    return e;
+  }
+
+  ExprPtr Primary(P::PrimaryContext* ctx) {
+    if (!ctx) return Missing();
+    if (auto* c = dynamic_cast<P::IntLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kInt, ctx);
+      e->raw = c->getText();
+      errno = 0;
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(e->raw.c_str(), &end, 10);
+      if (errno != 0 || v > static_cast<unsigned long long>(INT64_MAX))
+        diags_->Error("E0004", e->range, "integer literal out of range");
+      e->ival = static_cast<int64_t>(v);
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::FloatLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kFloat, ctx);
+      e->raw = c->getText();
+      e->fval = std::strtod(e->raw.c_str(), nullptr);
+      if (!(e->fval < 1e300 && e->fval > -1e300)) diags_->Error("E0004", e->range, "float literal out of range");
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::StringLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kString, ctx);
+      e->raw = c->getText();
+      e->text = StringValue(c->STRING());
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::RegexLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kRegex, ctx);
+      e->raw = c->getText();
+      e->text = e->raw.substr(1, e->raw.size() - 2);
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::DurationLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kDuration, ctx);
+      e->raw = c->getText();
+      size_t i = 0;
+      while (i < e->raw.size() && isdigit(static_cast<unsigned char>(e->raw[i]))) ++i;
+      std::string unit = e->raw.substr(i);
+      int64_t mul = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000 : 86400000;
+      errno = 0;
+      unsigned long long n = std::strtoull(e->raw.substr(0, i).c_str(), nullptr, 10);
+      if (errno != 0 || n > static_cast<unsigned long long>(INT64_MAX / mul))
+        diags_->Error("E0004", e->range, "duration literal out of range");
+      e->ival = static_cast<int64_t>(n) * mul;
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::BoolLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kBool, ctx);
+      e->bval = c->getText() == "true";
+      e->raw = e->bval ? "true" : "false";
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::CallExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kCall, ctx);
+      e->text = Name(c->name());
+      for (auto* a : c->expr()) e->kids.push_back(Build(a));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::IdentExprContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kIdent, ctx);
+      e->text = Name(c->name());
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::ParenExprContext*>(ctx)) {
+      ExprPtr inner = Build(c->expr());
+      inner->parens = true;
+      inner->range = Range(ctx);
+      return inner;
+    }
+    if (dynamic_cast<P::EmptyBracesContext*>(ctx)) return MakeExpr(ExprKind::kSet, ctx);
+    if (auto* c = dynamic_cast<P::SetLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kSet, ctx);
+      for (auto* a : c->expr()) e->kids.push_back(Build(a));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::ListLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kList, ctx);
+      for (auto* a : c->expr()) e->kids.push_back(Build(a));
+      return e;
+    }
+    if (auto* c = dynamic_cast<P::MapLitContext*>(ctx)) {
+      auto e = MakeExpr(ExprKind::kMap, ctx);
+      for (auto* m : c->mapEntry()) {
+        if (m->STRING()) {
+          e->keys.push_back(StringValue(m->STRING()));
+          e->key_quoted.push_back(true);
+        } else {
+          e->keys.push_back(Name(m->name()));
+          e->key_quoted.push_back(false);
+        }
+        e->kids.push_back(Build(m->expr()));
+      }
+      return e;
+    }
+    return Missing(ctx);
+  }
+
+  PatternItem Item(P::PatternItemContext* c) {
+    PatternItem it;
+    it.range = Range(c);
+    if (c->REGEX()) {
+      it.regex = true;
+      it.raw = c->REGEX()->getText();
+      it.text = it.raw.substr(1, it.raw.size() - 2);
+    } else if (c->STRING()) {
+      it.raw = c->STRING()->getText();
+      it.text = StringValue(c->STRING());
+    }
+    for (auto* f : c->patternFlag()) it.flags.push_back(Name(f->name()));
+    return it;
+  }
+
+  TypeAst TypeOf(P::TypeRefContext* c) {
+    TypeAst t;
+    if (!c) return t;
+    t.range = Range(c);
+    if (auto* s = dynamic_cast<P::SimpleTypeContext*>(c)) {
+      t.name = Name(s->name());
+    } else if (auto* g = dynamic_cast<P::GenericTypeContext*>(c)) {
+      t.name = Name(g->name());
+      for (auto* a : g->typeRef()) t.args.push_back(TypeOf(a));
+    }
+    return t;
+  }
+
+  void BuildEffect(P::EffectContext* c, EffectAst* ef) {
+    if (!c) return;
+    ef->range = Range(c);
+    auto opts = [&](const std::vector<P::EffectOptContext*>& v) {
+      for (auto* o : v) {
+        if (auto* code = dynamic_cast<P::CodeOptContext*>(o)) {
+          if (ef->has_code) diags_->Error("E0005", Range(o), "code given twice");
+          ef->has_code = true;
+          ef->code = StringValue(code->STRING());
+          ef->code_range = Range(o);
+        } else if (auto* st = dynamic_cast<P::StatusOptContext*>(o)) {
+          if (ef->has_status) diags_->Error("E0005", Range(o), "status given twice");
+          ef->has_status = true;
+          ef->status = std::strtoll(st->INT()->getText().c_str(), nullptr, 10);
+          ef->status_range = Range(o);
+        }
+      }
+    };
+    if (auto* d = dynamic_cast<P::DenyEffectContext*>(c)) {
+      ef->kind = EffectKind::kDeny;
+      if (d->expr()) ef->message = Build(d->expr());
+      opts(d->effectOpt());
+    } else if (auto* a = dynamic_cast<P::AllowEffectContext*>(c)) {
+      ef->kind = EffectKind::kAllow;
+      if (a->expr()) ef->message = Build(a->expr());
+    } else if (auto* r = dynamic_cast<P::RouteEffectContext*>(c)) {
+      ef->kind = EffectKind::kRoute;
+      ef->message = Build(r->expr());
+    } else if (auto* f = dynamic_cast<P::FlagEffectContext*>(c)) {
+      ef->kind = EffectKind::kFlag;
+      if (f->expr()) ef->message = Build(f->expr());
+      opts(f->effectOpt());
+    } else if (auto* rd = dynamic_cast<P::RedactEffectContext*>(c)) {
+      ef->kind = EffectKind::kRedact;
+      for (auto* q : rd->qualifiedRef()) ef->redact_sets.emplace_back(q->getText(), Range(q));
+      auto ex = rd->expr();
+      if (ex.size() == 2) {
+        ef->message = Build(ex[0]);
+        ef->redact_with = Build(ex[1]);
+      }
+    }
+  }
+
+  void BuildDecl(P::DeclContext* ctx, Decl* d) {
+    d->range = Range(ctx);
+    if (auto* c = dynamic_cast<P::PackageDeclContext*>(ctx)) {
+      d->kind = DeclKind::kPackage;
+      d->name = Dotted(c->dottedName());
+      d->name_range = Range(c->dottedName());
+    } else if (auto* c = dynamic_cast<P::VersionDeclContext*>(ctx)) {
+      d->kind = DeclKind::kVersion;
+      d->raw = c->STRING() ? c->STRING()->getText() : "\"\"";
+      d->value = StringValue(c->STRING());
+    } else if (auto* c = dynamic_cast<P::DefaultDeclContext*>(ctx)) {
+      d->kind = DeclKind::kDefault;
+      d->value = c->ALLOW() ? "allow" : "deny";
+    } else if (auto* c = dynamic_cast<P::OnErrorDeclContext*>(ctx)) {
+      d->kind = DeclKind::kOnError;
+      d->value = c->DENY() ? "deny" : "skip";
+    } else if (auto* c = dynamic_cast<P::ImportDeclContext*>(ctx)) {
+      d->kind = DeclKind::kImport;
+      d->name = Dotted(c->dottedName());
+      d->name_range = Range(c->dottedName());
+    } else if (auto* c = dynamic_cast<P::SchemaDeclContext*>(ctx)) {
+      d->kind = DeclKind::kSchema;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      for (auto* f : c->schemaField()) {
+        SchemaField sf;
+        sf.name = Name(f->name());
+        sf.range = Range(f);
+        sf.type = TypeOf(f->typeRef());
+        if (f->expr()) sf.default_value = Build(f->expr());
+        field_tokens_.push_back({f->getStart()->getTokenIndex(), f->getStop() ? f->getStop()->getTokenIndex() : 0});
+        d->fields.push_back(std::move(sf));
+      }
+    } else if (auto* c = dynamic_cast<P::ConstDeclContext*>(ctx)) {
+      d->kind = DeclKind::kConst;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      d->expr = Build(c->expr());
+    } else if (auto* c = dynamic_cast<P::PatternDeclContext*>(ctx)) {
+      d->kind = DeclKind::kPattern;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      for (auto* f : c->patternFlag()) d->flags.push_back(Name(f->name()));
+      if (c->patternItem()) d->items.push_back(Item(c->patternItem()));
+    } else if (auto* c = dynamic_cast<P::PatternsDeclContext*>(ctx)) {
+      d->kind = DeclKind::kPatterns;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      for (auto* f : c->patternFlag()) d->flags.push_back(Name(f->name()));
+      for (auto* it : c->patternItem()) {
+        d->items.push_back(Item(it));
+        field_tokens_.push_back({it->getStart()->getTokenIndex(), it->getStop() ? it->getStop()->getTokenIndex() : 0});
+      }
+    } else if (auto* c = dynamic_cast<P::RuleDeclContext*>(ctx)) {
+      d->kind = DeclKind::kRule;
+      auto names = c->name();
+      if (!names.empty()) {
+        d->name = Name(names[0]);
+        d->name_range = Range(names[0]);
+      }
+      if (names.size() > 1) {
+        d->value = Name(names[1]);
+        d->window_range = Range(names[1]);
+      }
+      if (c->expr()) d->expr = Build(c->expr());
+      BuildEffect(c->effect(), &d->effect);
+    } else if (auto* c = dynamic_cast<P::LimitDeclContext*>(ctx)) {
+      d->kind = DeclKind::kLimit;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      if (auto* b = c->limitBody()) {
+        auto ex = b->expr();
+        // The grammar puts the optional `when` condition last among the exprs.
+        const bool has_when = HasWhen(b);
+        size_t nper = has_when ? ex.size() - 1 : ex.size();
+        for (size_t i = 0; i < nper; ++i) d->per.push_back(Build(ex[i]));
+        if (has_when && !ex.empty()) d->when = Build(ex.back());
+        if (b->INT()) d->amount = std::strtoll(b->INT()->getText().c_str(), nullptr, 10);
+        auto names = b->name();
+        if (!names.empty()) {
+          d->unit = Name(names[0]);
+          d->unit_range = Range(names[0]);
+        }
+        if (b->DURATION()) {
+          d->window = b->DURATION()->getText();
+          d->window_range = TokRange(b->DURATION()->getSymbol(), base_);
+        } else if (names.size() > 1) {
+          d->window = Name(names[1]);
+          d->window_range = Range(names[1]);
+        }
+      }
+    } else if (auto* c = dynamic_cast<P::BudgetDeclContext*>(ctx)) {
+      d->kind = DeclKind::kBudget;
+      d->name = Name(c->name());
+      d->name_range = Range(c->name());
+      for (auto* bc : c->budgetClause()) {
+        BudgetClause cl;
+        cl.range = Range(bc);
+        if (auto* x = dynamic_cast<P::BudgetPerContext*>(bc)) {
+          cl.kind = BudgetClause::kPer;
+          for (auto* e : x->expr()) cl.exprs.push_back(Build(e));
+        } else if (auto* x = dynamic_cast<P::BudgetAmountContext*>(bc)) {
+          cl.kind = BudgetClause::kAmount;
+          cl.exprs.push_back(Build(x->expr()));
+          cl.word = Name(x->name());
+        } else if (auto* x = dynamic_cast<P::BudgetPricesContext*>(bc)) {
+          cl.kind = BudgetClause::kPrices;
+          cl.exprs.push_back(Build(x->expr()));
+        } else if (auto* x = dynamic_cast<P::BudgetWarnContext*>(bc)) {
+          cl.kind = BudgetClause::kWarn;
+          cl.percent = x->INT() ? std::strtoll(x->INT()->getText().c_str(), nullptr, 10) : 0;
+        } else if (auto* x = dynamic_cast<P::BudgetWhenContext*>(bc)) {
+          cl.kind = BudgetClause::kWhen;
+          cl.exprs.push_back(Build(x->expr()));
+        }
+        d->clauses.push_back(std::move(cl));
+      }
+    }
+  }
+
+  static bool HasWhen(P::LimitBodyContext* b) {
+    for (auto* ch : b->children)
+      if (auto* t = dynamic_cast<antlr4::tree::TerminalNode*>(ch))
+        if (t->getText() == "when") return true;
+    return false;
+  }
+
+  // Token index ranges of the children (schema fields, pattern items) of the
+  // declaration being built, for attaching comments.
+  std::vector<std::pair<size_t, size_t>> field_tokens_;
+
+ private:
+  antlr4::CommonTokenStream* tokens_;
+  Diagnostics* diags_;
+  uint32_t base_;
+};
+
+// Refuses input whose bracket nesting or prefix-operator chains exceed the
+// limit, and reports characters no token accepts, before ANTLR sees it.
+bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, uint32_t base, Diagnostics* diags) {
+  int depth = 0, prefix_run = 0, ops = 0;
+  bool ok = true;
+  for (antlr4::Token* t : tokens.getTokens()) {
+    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL) continue;
+    const std::string text = t->getText();
+    if (t->getType() == PolicyLexer::ERRCHAR) {
+      std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
+      diags->Error("E0002", TokRange(t, base), what);
+      ok = false;
+      continue;
+    }
+    if (text == "(" || text == "[" || text == "{") {
+      if (++depth > max_nesting) {
+        diags->Error("E0006", TokRange(t, base), "nesting deeper than " + std::to_string(max_nesting) + " levels");
+        return false;
+      }
+    } else if (text == ")" || text == "]" || text == "}") {
+      if (depth > 0) --depth;
+    }
+    if (text == "not" || text == "-") {
+      if (++prefix_run > max_nesting) {
+        diags->Error("E0006", TokRange(t, base), "more than " + std::to_string(max_nesting) + " prefix operators in a row");
+        return false;
+      }
+    } else {
+      prefix_run = 0;
+    }
+    // Binary operator chains build deep trees; bound them per declaration.
+    static const char* const kDeclStarts[] = {"package", "version", "default", "on_error", "import", "schema",
+                                              "const", "pattern", "patterns", "rule", "limit", "budget"};
+    bool starts = false;
+    for (const char* k : kDeclStarts) starts |= text == k && depth == 0;
+    if (starts) ops = 0;
+    if (text == "and" || text == "or" || text == "+" || text == "-" || text == "*" || text == "/" || text == "==" ||
+        text == "." || text == "in" || text == "contains") {
+      if (++ops > 4096) {
+        diags->Error("E0006", TokRange(t, base), "declaration has more than 4096 operators");
+        return false;
+      }
+    }
+  }
+  return ok;
+}
+
+struct CommentTok {
+  size_t index;
+  size_t line;
+  size_t end_line;
+  std::string text;
+};
+
+}  // namespace
+
+bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnostics* diags) {
+  try {
+    antlr4::ANTLRInputStream input(source.text());
+    PolicyLexer lexer(&input);
+    lexer.removeErrorListeners();
+    ErrorCollector lex_errors(diags, 0);
+    lexer.addErrorListener(&lex_errors);
+    antlr4::CommonTokenStream tokens(&lexer);
+    tokens.fill();
+    if (!PreScan(tokens, max_nesting, 0, diags)) return false;
+    PolicyParser parser(&tokens);
+    parser.removeErrorListeners();
+    ErrorCollector errors(diags, 0);
+    parser.addErrorListener(&errors);
+    P::PolicyContext* tree = parser.policy();
+    if (errors.count() > 0) return false;
+
+    std::vector<CommentTok> comments;
+    for (antlr4::Token* t : tokens.getTokens()) {
+      if (t->getType() != PolicyLexer::LINE_COMMENT && t->getType() != PolicyLexer::BLOCK_COMMENT) continue;
+      std::string text = t->getText();
+      size_t end_line = t->getLine() + std::count(text.begin(), text.end(), '\n');
+      comments.push_back({t->getTokenIndex(), t->getLine(), end_line, text});
+    }
+    auto line_of = [&](size_t tok) { return tokens.get(tok)->getLine(); };
+    size_t ci = 0;
+    // Comments strictly before token index `limit`: same line as `prev_line`
+    // become trailing; others leading, with "" for a blank line between.
+    auto take = [&](size_t limit, size_t prev_line, std::string* trailing, std::vector<std::string>* leading,
+                    size_t next_line) {
+      size_t last_line = prev_line;
+      while (ci < comments.size() && comments[ci].index < limit) {
+        const CommentTok& c = comments[ci++];
+        if (trailing && c.line == prev_line && prev_line != 0) {
+          if (!trailing->empty()) *trailing += " ";
+          *trailing += c.text;
+        } else {
+          if (c.line > last_line + 1 && (!leading->empty() || prev_line != 0)) leading->push_back("");
+          leading->push_back(c.text);
+        }
+        last_line = c.end_line;
+      }
+      if (leading && next_line > last_line + 1 && !leading->empty() && leading->back() != "") leading->push_back("");
+    };
+
+    Builder b(&tokens, diags, 0);
+    size_t prev_stop_line = 0;
+    Decl* prev = nullptr;
+    bool first = true;
+    for (P::DeclContext* dc : tree->decl()) {
+      Decl d;
+      b.field_tokens_.clear();
+      b.BuildDecl(dc, &d);
+      const size_t start = dc->getStart()->getTokenIndex();
+      const size_t stop = dc->getStop() ? dc->getStop()->getTokenIndex() : start;
+      const size_t start_line = line_of(start);
+      // Leading comments and blank lines.
+      take(start, prev_stop_line, prev ? &prev->trailing : nullptr, &d.comments, start_line);
+      if (!first && d.comments.empty() && start_line > prev_stop_line + 1) d.comments.push_back("");
+      if (!first && !d.comments.empty() && d.comments.front() != "" && comments.size() > 0) {
+        // keep a blank line before a comment block that was separated in the source
+      }
+      if (first) {
+        while (!d.comments.empty() && d.comments.front().empty()) d.comments.erase(d.comments.begin());
+      }
+      // Children.
+      size_t cursor_line = start_line;
+      std::string* cursor_trailing = &d.trailing;
+      const size_t nchildren = b.field_tokens_.size();
+      for (size_t k = 0; k < nchildren; ++k) {
+        auto [cs, ce] = b.field_tokens_[k];
+        std::vector<std::string>* lead;
+        std::string* trail;
+        if (d.kind == DeclKind::kSchema) {
+          lead = &d.fields[k].comments;
+          trail = &d.fields[k].trailing;
+        } else {
+          lead = &d.items[k].comments;
+          trail = &d.items[k].trailing;
+        }
+        take(cs, cursor_line, cursor_trailing, lead, line_of(cs));
+        while (!lead->empty() && lead->back().empty()) lead->pop_back();
+        cursor_line = line_of(ce);
+        cursor_trailing = trail;
+      }
+      // The rest of the block: trailing on the current line, else inner.
+      take(stop, cursor_line, cursor_trailing, &d.inner_comments, line_of(stop));
+      while (!d.inner_comments.empty() && d.inner_comments.back().empty()) d.inner_comments.pop_back();
+      while (!d.inner_comments.empty() && d.inner_comments.front().empty()) d.inner_comments.erase(d.inner_comments.begin());
+      out->decls.push_back(std::move(d));
+      prev = &out->decls.back();
+      prev_stop_line = line_of(stop);
+      first = false;
+    }
+    take(static_cast<size_t>(-1), prev_stop_line, prev ? &prev->trailing : nullptr, &out->tail_comments, 0);
+    while (!out->tail_comments.empty() && out->tail_comments.back().empty()) out->tail_comments.pop_back();
+    return !diags->has_errors();
+  } catch (const std::exception& e) {
+    diags->Error("E0001", {0, 0}, std::string("parser failure: ") + e.what());
+    return false;
+  } catch (...) {
+    diags->Error("E0001", {0, 0}, "parser failure");
+    return false;
+  }
+}
+
+ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting, Diagnostics* diags) {
+  try {
+    // Parse `text` as a whole expression: wrap it as a const so the grammar's
+    // entry rule applies, then take the expression out.
+    const std::string wrapped = "const x = " + text;
+    const uint32_t shift = base >= 10 ? base - 10 : 0;
+    antlr4::ANTLRInputStream input(wrapped);
+    PolicyLexer lexer(&input);
+    lexer.removeErrorListeners();
+    ErrorCollector lex_errors(diags, shift);
+    lexer.addErrorListener(&lex_errors);
+    antlr4::CommonTokenStream tokens(&lexer);
+    tokens.fill();
+    if (!PreScan(tokens, max_nesting, shift, diags)) return nullptr;
+    PolicyParser parser(&tokens);
+    parser.removeErrorListeners();
+    ErrorCollector errors(diags, shift);
+    parser.addErrorListener(&errors);
+    P::PolicyContext* tree = parser.policy();
+    if (errors.count() > 0 || tree->decl().size() != 1) {
+      if (errors.count() == 0) diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
+      return nullptr;
+    }
+    auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
+    if (!c) return nullptr;
+    Builder b(&tokens, diags, shift);
+    return b.Build(c->expr());
+  } catch (...) {
+    diags->Error("E0001", {base, base}, "could not parse the interpolated expression");
+    return nullptr;
+  }
+}
+
+std::string QuoteString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string PrintExpr(const Expr& e) {
+  std::string s;
+  switch (e.kind) {
+    case ExprKind::kInt:
+    case ExprKind::kFloat:
+    case ExprKind::kDuration:
+    case ExprKind::kRegex:
+      s = e.raw;
+      break;
+    case ExprKind::kString:
+      s = e.raw.empty() ? QuoteString(e.text) : e.raw;
+      break;
+    case ExprKind::kBool:
+      s = e.bval ? "true" : "false";
+      break;
+    case ExprKind::kIdent:
+      s = e.text;
+      break;
+    case ExprKind::kMember:
+      s = PrintExpr(*e.kids[0]) + "." + e.text;
+      break;
+    case ExprKind::kIndex:
+      s = PrintExpr(*e.kids[0]) + "[" + PrintExpr(*e.kids[1]) + "]";
+      break;
+    case ExprKind::kNeg:
+      s = "-" + PrintExpr(*e.kids[0]);
+      break;
+    case ExprKind::kNot:
+      s = "not " + PrintExpr(*e.kids[0]);
+      break;
+    case ExprKind::kBinary:
+      s = PrintExpr(*e.kids[0]) + " " + e.op + " " + PrintExpr(*e.kids[1]);
+      break;
+    case ExprKind::kCall: {
+      s = e.text + "(";
+      for (size_t i = 0; i < e.kids.size(); ++i) s += (i ? ", " : "") + PrintExpr(*e.kids[i]);
+      s += ")";
+      break;
+    }
+    case ExprKind::kSet:
+    case ExprKind::kList: {
+      s = e.kind == ExprKind::kSet ? "{" : "[";
+      for (size_t i = 0; i < e.kids.size(); ++i) s += (i ? ", " : "") + PrintExpr(*e.kids[i]);
+      s += e.kind == ExprKind::kSet ? "}" : "]";
+      break;
+    }
+    case ExprKind::kMap: {
+      s = "{";
+      for (size_t i = 0; i < e.kids.size(); ++i) {
+        if (i) s += ", ";
+        s += (e.key_quoted[i] ? QuoteString(e.keys[i]) : e.keys[i]) + ": " + PrintExpr(*e.kids[i]);
+      }
+      s += "}";
+      break;
+    }
+    case ExprKind::kQuant:
+      s = e.op + " " + e.text + " in " + PrintExpr(*e.kids[0]) + ": " + PrintExpr(*e.kids[1]);
+      break;
+  }
+  return e.parens ? "(" + s + ")" : s;
+}
+
+}  // namespace gavel

@@ -1,0 +1,67 @@
+// Per-worker bump allocators for one decision's decoded values and strings.
+// Blocks are kept across decisions, so a worker that has seen a request of a
+// given size decides the next one of that size without touching the heap.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "engine/runtime/value.h"
+
+namespace gavel {
+
+template <typename T>
+class BlockArena {
+ public:
+  explicit BlockArena(size_t block_items = 4096) : block_items_(block_items) {}
+
+  // Returns room for n items that stays valid until Reset().
+  T* Alloc(size_t n) {
+    while (current_ < blocks_.size()) {
+      Block& b = blocks_[current_];
+      if (b.cap - b.used >= n) {
+        T* p = b.data.get() + b.used;
+        b.used += n;
+        return p;
+      }
+      ++current_;
+    }
+    const size_t cap = n > block_items_ ? n : block_items_;
+    blocks_.push_back(Block{std::unique_ptr<T[]>(new T[cap]), cap, n});
+    current_ = blocks_.size() - 1;
+    return blocks_.back().data.get();
+  }
+
+  void Reset() {
+    for (Block& b : blocks_) b.used = 0;
+    current_ = 0;
+  }
+
+  size_t capacity() const {
+    size_t c = 0;
+    for (const Block& b : blocks_) c += b.cap;
+    return c;
+  }
+
+ private:
+  struct Block {
+    std::unique_ptr<T[]> data;
+    size_t cap;
+    size_t used;
+  };
+  size_t block_items_;
+  std::vector<Block> blocks_;
+  size_t current_ = 0;
+};
+
+struct Arena {
+  BlockArena<Value> values{1024};
+  BlockArena<char> bytes{16384};
+  void Reset() {
+    values.Reset();
+    bytes.Reset();
+  }
+};
+
+}  // namespace gavel

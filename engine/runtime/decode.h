@@ -1,0 +1,59 @@
+// Request decoding: turns the JSON bodies a gateway sees (OpenAI chat,
+// completions, responses, embeddings; the model's response; principal, context
+// and env) into the program's slot array, once per decision. Bad input becomes
+// a DecodeError naming the field; nothing here throws or recurses on input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/runtime/arena.h"
+#include "engine/runtime/json.h"
+#include "engine/runtime/program.h"
+
+namespace gavel {
+
+struct DecodeLimits {
+  json::Limits json;
+  uint32_t max_messages = 4096;
+  uint32_t max_parts = 256;  // content parts per message
+  uint32_t max_tools = 512;
+  uint32_t max_list = 4096;  // principal/context lists and maps
+};
+
+struct DecodeInput {
+  std::string_view request;    // request body; empty = no request
+  std::string_view response;   // response body, for `on response` rules
+  std::string_view principal;  // JSON object; empty = {}
+  std::string_view context;
+  std::string_view env;
+  std::string_view endpoint;   // "chat", "completions", "responses", "embeddings"; empty = infer
+  int64_t input_tokens = -1;   // exact count from the host; -1 = estimate
+};
+
+struct DecodeError {
+  std::string field;    // "request.messages[2].content"
+  std::string message;  // "expected a string or an array of parts, got number"
+  std::string ToString() const { return field.empty() ? message : field + ": " + message; }
+};
+
+// Per-worker decoding state, reused across decisions.
+struct DecodeScratch {
+  json::Document request, response, principal, context, env;
+};
+
+// Fills slots[0..p.slots.size()) from input. Returns false and *err on bad input.
+bool DecodeAll(const Program& p, const DecodeInput& input, const DecodeLimits& limits, DecodeScratch* scratch,
+               Arena* arena, Value* slots, DecodeError* err);
+
+// Parses an RFC 3339 UTC time ("2026-11-22T10:00:00Z", offsets allowed) into
+// Unix seconds. Returns false if it is not one.
+bool ParseRfc3339(std::string_view s, int64_t* unix_seconds);
+
+// The endpoint a body is for, when the host does not say: `messages` means chat,
+// `prompt` completions, `input` embeddings if the model name contains "embedding"
+// or the body has `encoding_format`/`dimensions`, else responses.
+std::string_view InferEndpoint(const json::Document& doc);
+
+}  // namespace gavel

@@ -1,0 +1,304 @@
+// Deciding: decode inputs into slots, evaluate each distinct predicate once
+// into a bitset, fire rules through the rule matrix, then combine effects by
+// the precedence of docs/language.md. Steady state allocates nothing.
+#include "engine/runtime/engine.h"
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "engine/runtime/bundle.h"
+
+namespace gavel {
+
+std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, std::string* err) {
+  auto p = std::make_unique<Program>();
+  std::string e = ReadBundle(data, size, p.get());
+  if (!e.empty()) {
+    if (err) *err = e;
+    return nullptr;
+  }
+  return FromProgram(std::move(p));
+}
+
+std::shared_ptr<const Engine> Engine::FromProgram(std::unique_ptr<Program> p) {
+  auto e = std::shared_ptr<Engine>(new Engine());
+  e->program_ = std::move(p);
+  e->hash_hex_ = HashHex(*e->program_);
+  return e;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          *out += "\\u00";
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string Worker::ErrorText(const Program& p, const VmError& e) const {
+  std::string s;
+  if (e.slot >= 0 && static_cast<size_t>(e.slot) < p.slots.size()) s = p.slots[e.slot].name + ": ";
+  s += e.what ? e.what : "error";
+  return s;
+}
+
+void Worker::RenderMessage(const Program& p, const Rule& r, std::string* out) {
+  out->clear();
+  if (r.message.empty()) {
+    *out += r.effect == Effect::kDeny ? "denied by rule " : "rule ";
+    *out += r.name;
+    return;
+  }
+  for (const MessagePart& part : r.message) {
+    if (!part.is_expr) {
+      *out += part.text;
+      continue;
+    }
+    Value v;
+    VmError e;
+    if (RunChunk(p, part.chunk, slots_.data(), regs_.data(), &arena_, &v, &e)) {
+      AppendValue(v, out);
+    } else {
+      *out += "${?}";
+      Reason& er = d_.errors.Push();
+      er.rule = static_cast<uint32_t>(&r - p.rules.data());
+      er.message = "message: " + ErrorText(p, e);
+    }
+  }
+}
+
+void Worker::Evaluate(const Program& p, Phase phase) {
+  const uint32_t words = p.words;
+  d_.pred_true.assign(words, 0);
+  d_.pred_error.assign(words, 0);
+  d_.pred_error_info.resize(p.predicates.size());
+  d_.outcomes.assign(p.rules.size(), RuleOutcome::kNotEvaluated);
+  uint64_t* T = d_.pred_true.data();
+  uint64_t* E = d_.pred_error.data();
+
+  for (uint32_t i : p.phase_predicates[static_cast<int>(phase)]) {
+    Value v;
+    VmError e;
+    if (RunChunk(p, p.predicates[i].chunk, slots_.data(), regs_.data(), &arena_, &v, &e)) {
+      if (v.kind == Kind::kBool) {
+        if (v.b) T[i / 64] |= uint64_t(1) << (i % 64);
+        continue;
+      }
+      e.what = "predicate did not produce a bool";
+    }
+    E[i / 64] |= uint64_t(1) << (i % 64);
+    d_.pred_error_info[i] = e;
+  }
+
+  for (uint32_t r = 0; r < p.rules.size(); ++r) {
+    const Rule& rule = p.rules[r];
+    if (rule.phase != phase) continue;
+    // Kleene logic over the rule's disjunction of conjunctions: an error in a
+    // predicate matters only if no conjunction is decided without it.
+    bool any_true = false, any_unknown = false;
+    for (uint32_t c = rule.conj_begin; c < rule.conj_begin + rule.conj_count && !any_true; ++c) {
+      bool is_false = false, has_err = false;
+      if (words) {
+        const uint64_t* pos = p.pos_mask(c);
+        const uint64_t* neg = p.neg_mask(c);
+        for (uint32_t w = 0; w < words; ++w) {
+          if ((pos[w] & ~T[w] & ~E[w]) | (neg[w] & T[w])) is_false = true;
+          if ((pos[w] | neg[w]) & E[w]) has_err = true;
+        }
+      }
+      if (is_false) continue;
+      if (has_err) any_unknown = true;
+      else any_true = true;
+    }
+    RuleOutcome out = any_true ? RuleOutcome::kTrue : (any_unknown ? RuleOutcome::kError : RuleOutcome::kFalse);
+    d_.outcomes[r] = out;
+    if (out == RuleOutcome::kError) {
+      Reason& er = d_.errors.Push();
+      er.rule = r;
+      er.message.clear();
+      const uint64_t* rm = p.rule_mask.data() + size_t(r) * words;
+      for (uint32_t w = 0; w < words && er.message.empty(); ++w) {
+        uint64_t bits = rm[w] & E[w];
+        if (bits) er.message = ErrorText(p, d_.pred_error_info[w * 64 + __builtin_ctzll(bits)]);
+      }
+      continue;
+    }
+    if (out != RuleOutcome::kTrue) continue;
+    switch (rule.effect) {
+      case Effect::kRoute: {
+        if (d_.has_route) break;  // the first matching route wins
+        Value v;
+        VmError e;
+        if (RunChunk(p, static_cast<uint32_t>(rule.target_chunk), slots_.data(), regs_.data(), &arena_, &v, &e) &&
+            v.kind == Kind::kString) {
+          d_.has_route = true;
+          d_.route.assign(v.s, v.len);
+          Reason& rs = d_.fired.Push();
+          rs.rule = r;
+          rs.message = d_.route;
+        } else {
+          Reason& er = d_.errors.Push();
+          er.rule = r;
+          er.message = e.what ? "route: " + ErrorText(p, e) : "route: target is not a string";
+        }
+        break;
+      }
+      case Effect::kRedact:
+        // Spans need the screening engine (issue #3); the rule's firing is recorded.
+      case Effect::kDeny:
+      case Effect::kAllow:
+      case Effect::kFlag: {
+        Reason& rs = d_.fired.Push();
+        rs.rule = r;
+        RenderMessage(p, rule, &rs.message);
+        if (rule.effect == Effect::kDeny) ++d_.denies;
+        if (rule.effect == Effect::kAllow) ++d_.allows;
+        if (rule.effect == Effect::kFlag) ++d_.flags;
+        break;
+      }
+    }
+  }
+
+  if (d_.denies) {
+    for (const Reason& rs : d_.fired) {
+      const Rule& rule = p.rules[rs.rule];
+      if (rule.effect != Effect::kDeny) continue;
+      d_.allow = false;
+      d_.status = rule.status ? rule.status : 403;
+      d_.code = rule.code.empty() ? rule.name : rule.code;
+      d_.message = rs.message;
+      break;
+    }
+  } else if (p.on_error_deny && !d_.errors.empty()) {
+    d_.allow = false;
+    d_.status = 403;
+    d_.code = "policy_error";
+    d_.message = "rule " + p.rules[d_.errors[0].rule].name + " could not be evaluated: " + d_.errors[0].message;
+  } else if (p.default_deny && phase == Phase::kRequest && d_.allows == 0) {
+    d_.allow = false;
+    d_.status = 403;
+    d_.code = "no_allow_rule";
+    d_.message = "no allow rule matched (default deny)";
+  }
+  if (!d_.allow) d_.has_route = false;
+}
+
+const Decision& Worker::Decide(const Engine& engine, const DecodeInput& input, const DecideOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Program& p = engine.program();
+  arena_.Reset();
+  d_.engine = &engine;
+  d_.phase = options.phase;
+  d_.allow = true;
+  d_.status = 200;
+  d_.code.clear();
+  d_.message.clear();
+  d_.has_route = false;
+  d_.route.clear();
+  d_.fired.Clear();
+  d_.errors.Clear();
+  d_.denies = d_.allows = d_.flags = 0;
+  d_.invalid_input = false;
+  if (slots_.size() < p.slots.size()) slots_.resize(p.slots.size());
+  if (regs_.size() < p.max_regs) regs_.resize(p.max_regs);
+
+  DecodeError derr;
+  if (!DecodeAll(p, input, options.limits, &scratch_, &arena_, slots_.data(), &derr)) {
+    d_.allow = false;
+    d_.status = 400;
+    d_.code = "invalid_request";
+    d_.message = derr.ToString();
+    d_.invalid_input = true;
+    d_.pred_true.assign(p.words, 0);
+    d_.pred_error.assign(p.words, 0);
+    d_.outcomes.assign(p.rules.size(), RuleOutcome::kNotEvaluated);
+  } else {
+    Evaluate(p, options.phase);
+  }
+  d_.eval_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  return d_;
+}
+
+void Decision::AppendJson(std::string* out) const {
+  const Program& p = engine->program();
+  char buf[64];
+  *out += "{\"decision\":";
+  *out += allow ? "\"allow\"" : "\"deny\"";
+  snprintf(buf, sizeof buf, ",\"status\":%u", status);
+  *out += buf;
+  if (!allow) {
+    *out += ",\"code\":";
+    AppendJsonString(code, out);
+    *out += ",\"message\":";
+    AppendJsonString(message, out);
+  }
+  if (has_route) {
+    *out += ",\"route\":";
+    AppendJsonString(route, out);
+  }
+  *out += ",\"rules\":[";
+  bool first = true;
+  for (const Reason& r : fired) {
+    const Rule& rule = p.rules[r.rule];
+    if (!first) *out += ',';
+    first = false;
+    *out += "{\"rule\":";
+    AppendJsonString(rule.name, out);
+    *out += ",\"effect\":\"";
+    *out += EffectName(rule.effect);
+    *out += '"';
+    if (rule.effect == Effect::kRoute) {
+      *out += ",\"model\":";
+    } else {
+      if (rule.effect == Effect::kDeny || !rule.code.empty()) {
+        *out += ",\"code\":";
+        AppendJsonString(rule.code.empty() ? rule.name : rule.code, out);
+      }
+      if (rule.effect == Effect::kDeny) {
+        snprintf(buf, sizeof buf, ",\"status\":%u", rule.status ? rule.status : 403);
+        *out += buf;
+      }
+      *out += ",\"message\":";
+    }
+    AppendJsonString(r.message, out);
+    *out += '}';
+  }
+  *out += "],\"errors\":[";
+  first = true;
+  for (const Reason& r : errors) {
+    if (!first) *out += ',';
+    first = false;
+    *out += "{\"rule\":";
+    AppendJsonString(p.rules[r.rule].name, out);
+    *out += ",\"message\":";
+    AppendJsonString(r.message, out);
+    *out += '}';
+  }
+  *out += "],\"package\":";
+  AppendJsonString(p.package, out);
+  *out += ",\"version\":";
+  AppendJsonString(p.version, out);
+  *out += ",\"bundle\":";
+  AppendJsonString(engine->hash_hex(), out);
+  snprintf(buf, sizeof buf, ",\"eval_ns\":%" PRIu64 "}", eval_ns);
+  *out += buf;
+}
+
+}  // namespace gavel

@@ -1,0 +1,120 @@
+// The runtime's entry points: an Engine is a loaded, verified bundle, immutable
+// and shared by threads; a Worker is one thread's scratch and decides requests
+// against any engine. Engine failures are status strings; errors inside rules
+// are part of the decision.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/runtime/arena.h"
+#include "engine/runtime/decode.h"
+#include "engine/runtime/program.h"
+#include "engine/runtime/vm.h"
+
+namespace gavel {
+
+class Engine {
+ public:
+  // Loads a bundle from bytes. Returns nullptr and *err when it is refused.
+  static std::shared_ptr<const Engine> Load(const void* data, size_t size, std::string* err);
+  // Takes a program the compiler just built (and linked).
+  static std::shared_ptr<const Engine> FromProgram(std::unique_ptr<Program> p);
+
+  const Program& program() const { return *program_; }
+  const std::string& hash_hex() const { return hash_hex_; }
+
+ private:
+  std::unique_ptr<Program> program_;  // linked in place: never moved
+  std::string hash_hex_;
+};
+
+// One deciding rule (or rule error) of a decision.
+struct Reason {
+  uint32_t rule = 0;
+  std::string message;
+};
+
+// A container whose elements keep their capacity across decisions.
+template <typename T>
+class Reused {
+ public:
+  T& Push() {
+    if (n_ == items_.size()) items_.emplace_back();
+    return items_[n_++];
+  }
+  void Clear() { n_ = 0; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const T& operator[](size_t i) const { return items_[i]; }
+  const T* begin() const { return items_.data(); }
+  const T* end() const { return items_.data() + n_; }
+
+ private:
+  std::vector<T> items_;
+  size_t n_ = 0;
+};
+
+enum class RuleOutcome : uint8_t { kNotEvaluated, kFalse, kTrue, kError };
+
+struct Decision {
+  bool allow = true;
+  uint16_t status = 200;
+  std::string code;     // the deciding code: the first deny's code, or a built-in one
+  std::string message;  // the first deny's message
+  bool has_route = false;
+  std::string route;
+  // Every rule that fired, in rule order, with its rendered message (a route's
+  // message is its target model).
+  Reused<Reason> fired;
+  Reused<Reason> errors;  // rules whose condition (or message) errored
+  uint32_t denies = 0, allows = 0, flags = 0;
+  uint64_t eval_ns = 0;
+  Phase phase = Phase::kRequest;
+  bool invalid_input = false;  // the input could not be decoded; message says why
+  // Explain data: each predicate's value and error, each rule's outcome.
+  std::vector<uint64_t> pred_true, pred_error;
+  std::vector<VmError> pred_error_info;
+  std::vector<RuleOutcome> outcomes;
+  const Engine* engine = nullptr;
+
+  // One JSON object, no trailing newline.
+  void AppendJson(std::string* out) const;
+  std::string ToJson() const {
+    std::string s;
+    AppendJson(&s);
+    return s;
+  }
+};
+
+struct DecideOptions {
+  Phase phase = Phase::kRequest;
+  DecodeLimits limits;
+};
+
+class Worker {
+ public:
+  // Decides one request (or response) against engine. The decision stays valid
+  // until the next call on this worker.
+  const Decision& Decide(const Engine& engine, const DecodeInput& input, const DecideOptions& options = {});
+
+  const Value* slots() const { return slots_.data(); }
+
+ private:
+  void Evaluate(const Program& p, Phase phase);
+  void RenderMessage(const Program& p, const Rule& r, std::string* out);
+  std::string ErrorText(const Program& p, const VmError& e) const;
+
+  Arena arena_;
+  DecodeScratch scratch_;
+  std::vector<Value> slots_;
+  std::vector<Value> regs_;
+  Decision d_;
+};
+
+void AppendJsonString(std::string_view s, std::string* out);
+
+}  // namespace gavel

@@ -1,0 +1,425 @@
+// The rule VM's interpreter. Every instruction checks the kinds of the values
+// it reads, so the worst a hostile but verified bundle can do is produce rule
+// errors; loops are bounded by list lengths and by a step budget.
+#include "engine/runtime/vm.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace gavel {
+
+namespace {
+
+constexpr uint32_t kStepBudget = 1u << 22;  // backward jumps per chunk
+
+inline bool IsNum(const Value& v) { return v.kind == Kind::kInt || v.kind == Kind::kFloat; }
+inline double AsF(const Value& v) { return v.kind == Kind::kFloat ? v.f : static_cast<double>(v.i); }
+inline std::string_view Sv(const Value& v) { return std::string_view(v.s, v.len); }
+
+// Three-way comparison of two scalars. Returns false if they are not comparable.
+bool Compare(const Value& x, const Value& y, int* out) {
+  if (x.kind == Kind::kString && y.kind == Kind::kString) {
+    int c = Sv(x).compare(Sv(y));
+    *out = c < 0 ? -1 : (c > 0 ? 1 : 0);
+    return true;
+  }
+  if ((x.kind == Kind::kInt && y.kind == Kind::kInt) || (x.kind == Kind::kDuration && y.kind == Kind::kDuration)) {
+    *out = x.i < y.i ? -1 : (x.i > y.i ? 1 : 0);
+    return true;
+  }
+  if (IsNum(x) && IsNum(y)) {
+    double a = AsF(x), b = AsF(y);
+    if (a != a || b != b) return false;
+    *out = a < b ? -1 : (a > b ? 1 : 0);
+    return true;
+  }
+  if (x.kind == Kind::kBool && y.kind == Kind::kBool) {
+    *out = int(x.b) - int(y.b);
+    return true;
+  }
+  return false;
+}
+
+bool ScalarEq(const Value& x, const Value& y) {
+  int c;
+  return Compare(x, y, &c) && c == 0;
+}
+
+// Membership of x in container c: list/set element, map key, or substring.
+bool Member(const Value& x, const Value& c, bool* out) {
+  switch (c.kind) {
+    case Kind::kList:
+      if (c.reserved == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
+        if (c.len == 0 || c.items[0].kind != x.kind) { *out = false; return true; }
+        uint32_t lo = 0, hi = c.len;
+        while (lo < hi) {
+          uint32_t mid = (lo + hi) / 2;
+          int cmp;
+          Compare(c.items[mid], x, &cmp);
+          if (cmp == 0) { *out = true; return true; }
+          if (cmp < 0) lo = mid + 1; else hi = mid;
+        }
+        *out = false;
+        return true;
+      }
+      for (uint32_t i = 0; i < c.len; ++i)
+        if (ScalarEq(c.items[i], x)) { *out = true; return true; }
+      *out = false;
+      return true;
+    case Kind::kMap:
+      if (x.kind != Kind::kString) return false;
+      for (uint32_t i = 0; i < c.len; ++i)
+        if (Sv(c.items[2 * i]) == Sv(x)) { *out = true; return true; }
+      *out = false;
+      return true;
+    case Kind::kString:
+      if (x.kind != Kind::kString) return false;
+      *out = Sv(c).find(Sv(x)) != std::string_view::npos;
+      return true;
+    default:
+      return false;
+  }
+}
+
+inline char LowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? char(ch + 32) : ch; }
+
+}  // namespace
+
+bool FindLiteral(const char* text, size_t len, const std::string& needle, bool caseless) {
+  if (needle.empty()) return true;
+  if (!caseless) return std::string_view(text, len).find(needle) != std::string_view::npos;
+  if (needle.size() > len) return false;
+  const char first = LowerAscii(needle[0]);
+  for (size_t i = 0; i + needle.size() <= len; ++i) {
+    if (LowerAscii(text[i]) != first) continue;
+    size_t k = 1;
+    while (k < needle.size() && LowerAscii(text[i + k]) == LowerAscii(needle[k])) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+int64_t EstimateTokens(const char* text, size_t len) {
+  (void)text;
+  return static_cast<int64_t>((len + 3) / 4);
+}
+
+void AppendValue(const Value& v, std::string* out) {
+  char buf[64];
+  switch (v.kind) {
+    case Kind::kMissing: *out += "(absent)"; return;
+    case Kind::kBool: *out += v.b ? "true" : "false"; return;
+    case Kind::kInt: snprintf(buf, sizeof buf, "%" PRId64, v.i); *out += buf; return;
+    case Kind::kDuration: snprintf(buf, sizeof buf, "%" PRId64 "ms", v.i); *out += buf; return;
+    case Kind::kFloat: snprintf(buf, sizeof buf, "%g", v.f); *out += buf; return;
+    case Kind::kString: out->append(v.s, v.len); return;
+    case Kind::kList:
+    case Kind::kMap: {
+      *out += v.kind == Kind::kList ? "[" : "{";
+      const uint32_t n = std::min<uint32_t>(v.len, 16);
+      for (uint32_t i = 0; i < n; ++i) {
+        if (i) *out += ", ";
+        if (v.kind == Kind::kMap) {
+          AppendValue(v.items[2 * i], out);
+          *out += ": ";
+          AppendValue(v.items[2 * i + 1], out);
+        } else if (v.items[i].kind == Kind::kList || v.items[i].kind == Kind::kMap || v.items[i].kind == Kind::kRecord) {
+          *out += "...";
+        } else {
+          AppendValue(v.items[i], out);
+        }
+      }
+      if (v.len > n) *out += ", ...";
+      *out += v.kind == Kind::kList ? "]" : "}";
+      return;
+    }
+    case Kind::kRecord: *out += "(record)"; return;
+    case Kind::kIter: *out += "(iterator)"; return;
+  }
+}
+
+#define FAIL(msg)        \
+  do {                   \
+    err->what = (msg);   \
+    return false;        \
+  } while (0)
+
+bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs, Arena* arena, Value* result,
+              VmError* err) {
+  const Chunk& ch = p.chunks[chunk];
+  const Instr* code = p.code.data() + ch.begin;
+  const Value* consts = p.consts.data();
+  uint32_t pc = 0;
+  uint32_t steps = kStepBudget;
+  for (;;) {
+    const Instr in = code[pc++];
+    Value& A = regs[in.a];
+    switch (in.op) {
+      case Op::kNop:
+        break;
+      case Op::kLoadSlot:
+        if (slots[in.c].kind == Kind::kMissing) {
+          err->slot = static_cast<int32_t>(in.c);
+          FAIL("attribute is absent");
+        }
+        A = slots[in.c];
+        break;
+      case Op::kHasSlot:
+        A = Value::Bool(slots[in.c].kind != Kind::kMissing);
+        break;
+      case Op::kLoadConst:
+        A = consts[in.c];
+        break;
+      case Op::kMove:
+        A = regs[in.b];
+        break;
+      case Op::kField:
+      case Op::kHasField: {
+        const Value& r = regs[in.b];
+        if (r.kind != Kind::kRecord) FAIL("field access on a value that is not a record");
+        const bool present = in.c < r.len && r.items[in.c].kind != Kind::kMissing;
+        if (in.op == Op::kHasField) {
+          A = Value::Bool(present);
+        } else {
+          if (!present) FAIL("field is absent");
+          A = r.items[in.c];
+        }
+        break;
+      }
+      case Op::kIndex: {
+        const Value& c = regs[in.b];
+        const Value& k = regs[in.c];
+        if (c.kind == Kind::kList) {
+          if (k.kind != Kind::kInt) FAIL("list index is not an int");
+          if (k.i < 0 || k.i >= static_cast<int64_t>(c.len)) FAIL("list index out of range");
+          A = c.items[k.i];
+        } else if (c.kind == Kind::kMap) {
+          if (k.kind != Kind::kString) FAIL("map key is not a string");
+          uint32_t i = 0;
+          while (i < c.len && Sv(c.items[2 * i]) != Sv(k)) ++i;
+          if (i == c.len) FAIL("key not found in map");
+          A = c.items[2 * i + 1];
+        } else {
+          FAIL("indexing a value that is not a list or map");
+        }
+        break;
+      }
+      case Op::kLen: {
+        const Value& r = regs[in.b];
+        if (r.kind != Kind::kString && r.kind != Kind::kList && r.kind != Kind::kMap) FAIL("len of a scalar");
+        A = Value::Int(r.len);
+        break;
+      }
+      case Op::kNot:
+        if (regs[in.b].kind != Kind::kBool) FAIL("not of a non-bool");
+        A = Value::Bool(!regs[in.b].b);
+        break;
+      case Op::kNeg: {
+        const Value& r = regs[in.b];
+        if (r.kind == Kind::kInt || r.kind == Kind::kDuration) {
+          if (r.i == INT64_MIN) FAIL("integer overflow");
+          Value v = r;
+          v.i = -r.i;
+          A = v;
+        } else if (r.kind == Kind::kFloat) {
+          A = Value::Float(-r.f);
+        } else {
+          FAIL("negation of a non-number");
+        }
+        break;
+      }
+      case Op::kAdd:
+      case Op::kSub:
+      case Op::kMul:
+      case Op::kDiv:
+      case Op::kMod: {
+        const Value x = regs[in.b], y = regs[in.c];
+        if (in.op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
+          char* buf = arena->bytes.Alloc(size_t(x.len) + y.len + 1);
+          std::memcpy(buf, x.s, x.len);
+          std::memcpy(buf + x.len, y.s, y.len);
+          A = Value::String(buf, x.len + y.len);
+          break;
+        }
+        const bool ints = (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
+                          (x.kind == Kind::kDuration && y.kind == Kind::kDuration &&
+                           (in.op == Op::kAdd || in.op == Op::kSub));
+        if (ints) {
+          int64_t r = 0;
+          bool ovf = false;
+          switch (in.op) {
+            case Op::kAdd: ovf = __builtin_add_overflow(x.i, y.i, &r); break;
+            case Op::kSub: ovf = __builtin_sub_overflow(x.i, y.i, &r); break;
+            case Op::kMul: ovf = __builtin_mul_overflow(x.i, y.i, &r); break;
+            default:
+              if (y.i == 0) FAIL("division by zero");
+              if (x.i == INT64_MIN && y.i == -1) FAIL("integer overflow");
+              r = in.op == Op::kDiv ? x.i / y.i : x.i % y.i;
+          }
+          if (ovf) FAIL("integer overflow");
+          Value v = x;
+          v.i = r;
+          A = v;
+        } else if (IsNum(x) && IsNum(y) && in.op != Op::kMod) {
+          const double a = AsF(x), b = AsF(y);
+          double r;
+          switch (in.op) {
+            case Op::kAdd: r = a + b; break;
+            case Op::kSub: r = a - b; break;
+            case Op::kMul: r = a * b; break;
+            default:
+              if (b == 0) FAIL("division by zero");
+              r = a / b;
+          }
+          A = Value::Float(r);
+        } else {
+          FAIL("arithmetic on values of the wrong kind");
+        }
+        break;
+      }
+      case Op::kToFloat:
+        if (!IsNum(regs[in.b])) FAIL("conversion of a non-number");
+        A = Value::Float(AsF(regs[in.b]));
+        break;
+      case Op::kEq:
+      case Op::kNe:
+      case Op::kLt:
+      case Op::kLe:
+      case Op::kGt:
+      case Op::kGe:
+      case Op::kEqK:
+      case Op::kNeK:
+      case Op::kLtK:
+      case Op::kLeK:
+      case Op::kGtK:
+      case Op::kGeK: {
+        const bool k = in.op >= Op::kEqK;
+        const Value& y = k ? consts[in.c] : regs[in.c];
+        int c;
+        if (!Compare(regs[in.b], y, &c)) FAIL("comparison of values of different kinds");
+        bool r = false;
+        switch (k ? static_cast<int>(in.op) - static_cast<int>(Op::kEqK) : static_cast<int>(in.op) - static_cast<int>(Op::kEq)) {
+          case 0: r = c == 0; break;
+          case 1: r = c != 0; break;
+          case 2: r = c < 0; break;
+          case 3: r = c <= 0; break;
+          case 4: r = c > 0; break;
+          default: r = c >= 0; break;
+        }
+        A = Value::Bool(r);
+        break;
+      }
+      case Op::kIn:
+      case Op::kInK: {
+        bool r;
+        if (!Member(regs[in.b], in.op == Op::kInK ? consts[in.c] : regs[in.c], &r)) FAIL("membership test on values of the wrong kind");
+        A = Value::Bool(r);
+        break;
+      }
+      case Op::kStartsWith:
+      case Op::kEndsWith: {
+        const Value &x = regs[in.b], &y = regs[in.c];
+        if (x.kind != Kind::kString || y.kind != Kind::kString) FAIL("startswith/endswith of a non-string");
+        bool r = y.len <= x.len && (in.op == Op::kStartsWith ? std::memcmp(x.s, y.s, y.len) == 0
+                                                              : std::memcmp(x.s + x.len - y.len, y.s, y.len) == 0);
+        A = Value::Bool(r);
+        break;
+      }
+      case Op::kScanAny:
+      case Op::kScanCount: {
+        const Value& t = regs[in.b];
+        if (t.kind != Kind::kString) FAIL("screening a non-string");
+        const PatternSet& set = p.pattern_sets[in.c];
+        int64_t count = 0;
+        for (const Pattern& pat : set.patterns) {
+          if (pat.regex) FAIL("regular-expression patterns need the screening engine, which this build lacks");
+          if (FindLiteral(t.s, t.len, pat.source, pat.caseless)) {
+            ++count;
+            if (in.op == Op::kScanAny) break;
+          }
+        }
+        A = in.op == Op::kScanAny ? Value::Bool(count > 0) : Value::Int(count);
+        break;
+      }
+      case Op::kLower:
+      case Op::kUpper: {
+        const Value& x = regs[in.b];
+        if (x.kind != Kind::kString) FAIL("lower/upper of a non-string");
+        char* buf = arena->bytes.Alloc(size_t(x.len) + 1);
+        for (uint32_t i = 0; i < x.len; ++i) {
+          char c = x.s[i];
+          if (in.op == Op::kLower && c >= 'A' && c <= 'Z') c = char(c + 32);
+          if (in.op == Op::kUpper && c >= 'a' && c <= 'z') c = char(c - 32);
+          buf[i] = c;
+        }
+        A = Value::String(buf, x.len);
+        break;
+      }
+      case Op::kTokens:
+        if (regs[in.b].kind != Kind::kString) FAIL("tokens of a non-string");
+        A = Value::Int(EstimateTokens(regs[in.b].s, regs[in.b].len));
+        break;
+      case Op::kCost: {
+        const Value &model = regs[in.b], &tin = regs[in.b + 1], &tout = regs[in.b + 2];
+        const Value& prices = consts[in.c];
+        if (model.kind != Kind::kString || !IsNum(tin) || !IsNum(tout) || prices.kind != Kind::kMap)
+          FAIL("cost() of values of the wrong kind");
+        uint32_t i = 0;
+        while (i < prices.len && Sv(prices.items[2 * i]) != Sv(model)) ++i;
+        if (i == prices.len) FAIL("model has no price");
+        const Value& rec = prices.items[2 * i + 1];
+        if (rec.kind != Kind::kRecord || rec.len < 2 || !IsNum(rec.items[0]) || !IsNum(rec.items[1]))
+          FAIL("price entry is not {input, output}");
+        A = Value::Float((AsF(tin) * AsF(rec.items[0]) + AsF(tout) * AsF(rec.items[1])) / 1e6);
+        break;
+      }
+      case Op::kJump:
+        pc = in.c;
+        break;
+      case Op::kJumpIfFalse:
+      case Op::kJumpIfTrue:
+        if (A.kind != Kind::kBool) FAIL("condition is not a bool");
+        if (A.b == (in.op == Op::kJumpIfTrue)) pc = in.c;
+        break;
+      case Op::kIterBegin: {
+        const Value& l = regs[in.b];
+        if (l.kind != Kind::kList) FAIL("iterating a value that is not a list");
+        if (l.len == 0) {
+          pc = in.c;
+          break;
+        }
+        Value it = l;
+        it.kind = Kind::kIter;
+        regs[in.a + 1] = l.items[0];
+        it.items = l.items + 1;
+        it.len = l.len - 1;
+        regs[in.a] = it;
+        break;
+      }
+      case Op::kIterNext: {
+        Value& it = regs[in.a];
+        if (it.kind != Kind::kIter) FAIL("iter_next without iter_begin");
+        if (it.len > 0) {
+          if (--steps == 0) FAIL("step budget exhausted");
+          regs[in.a + 1] = it.items[0];
+          ++it.items;
+          --it.len;
+          pc = in.c;
+        }
+        break;
+      }
+      case Op::kRet:
+        *result = A;
+        return true;
+      default:
+        FAIL("unknown instruction");
+    }
+  }
+}
+
+#undef FAIL
+
+}  // namespace gavel

@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# Shell-level tests of the policyc command line: help and usage errors, check,
+# fmt, compile/eval equivalence, hostile bundles, stdin, and `policyc test`.
+# Usage: policyc_cli_test.sh /path/to/policyc [TMPDIR]. Touches only TMPDIR.
+set -euo pipefail
+
+POLICYC=${1:?usage: policyc_cli_test.sh /path/to/policyc [tmpdir]}
+POLICYC=$(cd "$(dirname "$POLICYC")" && pwd)/$(basename "$POLICYC")  # the tests cd
+BASE=${2:-}
+if [[ -z $BASE ]]; then BASE=$(mktemp -d); fi
+mkdir -p "$BASE"
+TMP=$(cd "$BASE" && pwd)/policyc_cli
+rm -rf "$TMP"
+mkdir -p "$TMP"
+cd "$TMP"
+
+failures=0
+checks=0
+OUT="$TMP/stdout" ERR="$TMP/stderr"
+
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- stdout:" >&2; cat "$OUT" >&2 || true
+  echo "--- stderr:" >&2; cat "$ERR" >&2 || true
+  failures=$((failures + 1))
+}
+
+# run WANT_RC CMD...: runs CMD with stdout/stderr captured in $OUT/$ERR and
+# checks its exit code. A signal (exit >= 128) is always a failure: policyc
+# must report bad input, never crash on it.
+run() {
+  local want=$1
+  shift
+  checks=$((checks + 1))
+  local rc=0
+  "$@" >"$OUT" 2>"$ERR" || rc=$?
+  if ((rc >= 128)); then
+    fail "$* was killed by a signal (exit $rc)"
+    return 0
+  fi
+  if [[ $rc != "$want" ]]; then fail "$* exited $rc, expected $want"; fi
+  return 0
+}
+
+# expect_out FILE REGEX: FILE ($OUT or $ERR) has a line matching REGEX.
+expect_in() {
+  checks=$((checks + 1))
+  grep -Eq -- "$2" "$1" || fail "expected /$2/ in $(basename "$1")"
+}
+
+# Drops the timing field, the only one that differs between two evaluations.
+without_time() { sed -E 's/,"eval_ns":[0-9]+//' "$1"; }
+
+# --- fixtures ------------------------------------------------------------
+cat >good.policy <<'POLICY'
+package cli.test
+version "1"
+default allow
+on_error deny
+
+schema principal {
+  tier: string
+}
+
+const approved = {"gpt-4o", "gpt-4o-mini"}
+
+rule unapproved_model {
+  when request.model not in approved
+  deny "model ${request.model} is not approved" code "model_not_approved" status 403
+}
+
+rule free_tier {
+  when principal.tier == "free" and request.model == "gpt-4o"
+  route "gpt-4o-mini"
+}
+
+rule free_flag {
+  when principal.tier == "free"
+  flag "free tier"
+}
+
+rule output_secret on response {
+  when response.text contains "secret"
+  deny "the answer contains a secret" code "secret_in_output"
+}
+POLICY
+
+# Same rules, badly laid out (extra spaces, trailing blanks), for fmt.
+sed -e 's/^rule free_flag {/rule    free_flag   {  /' -e 's/^default allow/default allow   /' good.policy >ugly.policy
+
+printf 'package cli.broken\n\nrule BROKEN {\n  when\n' >broken.policy
+
+echo '{"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}' >req_denied.json
+echo '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}' >req_ok.json
+echo '{"tier": "free"}' >free.json
+echo '{"tier": "paid"}' >paid.json
+echo '{"choices": [{"message": {"role": "assistant", "content": "the secret is 42"}}]}' >resp.json
+
+# --- help and usage ------------------------------------------------------
+run 0 "$POLICYC" --help
+for cmd in check fmt compile eval explain dump test; do
+  expect_in "$OUT" "^  $cmd "
+done
+for cmd in check fmt compile eval explain dump test; do
+  run 0 "$POLICYC" "$cmd" --help
+  expect_in "$OUT" "^usage: policyc $cmd"
+done
+run 2 "$POLICYC"
+run 2 "$POLICYC" frobnicate
+run 2 "$POLICYC" check --no-such-flag good.policy
+expect_in "$ERR" "unknown option '--no-such-flag'"
+expect_in "$ERR" "^usage: policyc check"
+run 2 "$POLICYC" eval good.policy --request - --principal -
+run 2 "$POLICYC" compile good.policy
+
+# --- check ---------------------------------------------------------------
+run 0 "$POLICYC" check good.policy
+expect_in "$OUT" '^ok: good\.policy \([0-9]+ rules, [0-9]+ predicates, worst-case cost [0-9]+ instructions\)$'
+run 1 "$POLICYC" check broken.policy good.policy
+expect_in "$ERR" '^broken\.policy:[0-9]+:[0-9]+: error\['
+expect_in "$OUT" '^ok: good\.policy'
+run 1 "$POLICYC" check no-such-file.policy
+expect_in "$ERR" 'no-such-file\.policy'
+
+# --- fmt -----------------------------------------------------------------
+run 0 "$POLICYC" fmt ugly.policy
+cp "$OUT" formatted.policy
+run 0 "$POLICYC" fmt formatted.policy
+cmp -s "$OUT" formatted.policy || fail "fmt is not idempotent"
+run 0 "$POLICYC" fmt --check formatted.policy
+run 1 "$POLICYC" fmt --check ugly.policy
+expect_in "$OUT" '^ugly\.policy$'
+cp ugly.policy rewritten.policy
+run 0 "$POLICYC" fmt -w rewritten.policy
+cmp -s rewritten.policy formatted.policy || fail "fmt -w differs from fmt"
+run 0 "$POLICYC" check formatted.policy
+run 0 "$POLICYC" fmt - <ugly.policy
+cmp -s "$OUT" formatted.policy || fail "fmt of stdin differs from fmt of the file"
+run 1 "$POLICYC" fmt broken.policy
+expect_in "$ERR" '^broken\.policy:[0-9]+:[0-9]+: error\['
+run 2 "$POLICYC" fmt -w --check ugly.policy
+
+# --- compile, eval, bundle equivalence -----------------------------------
+run 0 "$POLICYC" compile good.policy -o good.bundle
+expect_in "$OUT" '^wrote good\.bundle \([0-9]+ bytes, bundle xxh3:[0-9a-f]{32}\)$'
+[[ $(head -c 8 good.bundle) == GAVELBND ]] || fail "bundle does not start with GAVELBND"
+run 0 "$POLICYC" check good.bundle
+run 0 "$POLICYC" dump good.bundle
+expect_in "$OUT" '^bundle xxh3:[0-9a-f]{32}'
+run 1 "$POLICYC" compile broken.policy -o broken.bundle
+[[ ! -e broken.bundle ]] || fail "a policy with errors produced a bundle"
+
+n=0
+for args in "--request req_denied.json --principal paid.json" \
+            "--request req_ok.json --principal free.json" \
+            "--request req_ok.json --principal paid.json" \
+            "--request req_ok.json" \
+            "--response resp.json --principal paid.json"; do
+  n=$((n + 1))
+  # shellcheck disable=SC2086  # the argument lists are meant to split
+  run 0 "$POLICYC" eval good.policy $args
+  without_time "$OUT" >"policy_$n.json"
+  # shellcheck disable=SC2086
+  run 0 "$POLICYC" eval good.bundle $args
+  without_time "$OUT" >"bundle_$n.json"
+  cmp -s "policy_$n.json" "bundle_$n.json" || fail "eval of policy and bundle differ for: $args"
+done
+grep -q '"decision":"deny"' policy_1.json && grep -q '"code":"model_not_approved"' policy_1.json ||
+  fail "unapproved model was not denied: $(cat policy_1.json)"
+grep -q '"route":"gpt-4o-mini"' policy_2.json || fail "free tier was not routed: $(cat policy_2.json)"
+grep -q '"decision":"allow"' policy_3.json || fail "approved model was not allowed: $(cat policy_3.json)"
+grep -q '"rule":"output_secret"' policy_5.json || fail "response rule did not fire: $(cat policy_5.json)"
+
+# stdin: the same request from a pipe decides the same.
+run 0 "$POLICYC" eval good.policy --request - --principal paid.json <req_denied.json
+without_time "$OUT" >stdin.json
+cmp -s stdin.json policy_1.json || fail "eval with --request - differs from the file"
+
+# explain
+run 0 "$POLICYC" explain good.policy --request req_ok.json --principal paid.json
+expect_in "$OUT" '^\{"decision":"allow"'
+expect_in "$OUT" 'free_tier .*did not fire: p[0-9]+ .* is false'
+expect_in "$OUT" '^  p[0-9]+  (true |false)  '
+cp "$OUT" explain.txt
+run 0 "$POLICYC" eval --explain good.policy --request req_ok.json --principal paid.json
+diff <(without_time explain.txt) <(without_time "$OUT") >/dev/null || fail "explain differs from eval --explain"
+run 0 "$POLICYC" explain good.policy --request req_ok.json
+expect_in "$OUT" 'error: '
+
+# --- hostile bundles -----------------------------------------------------
+head -c 100 good.bundle >truncated.bundle
+run 1 "$POLICYC" eval truncated.bundle --request req_ok.json
+expect_in "$ERR" 'truncated\.bundle'
+size=$(wc -c <good.bundle)
+cp good.bundle flipped.bundle
+offset=$((size / 2))
+byte=$(od -An -tu1 -j "$offset" -N1 good.bundle | tr -d ' ')
+printf "$(printf '\\%03o' $(((byte ^ 1) & 255)))" | dd of=flipped.bundle bs=1 seek="$offset" conv=notrunc status=none
+cmp -s good.bundle flipped.bundle && fail "byte flip did not change the bundle"
+run 1 "$POLICYC" eval flipped.bundle --request req_ok.json
+expect_in "$ERR" 'flipped\.bundle'
+run 1 "$POLICYC" dump flipped.bundle
+run 1 "$POLICYC" check truncated.bundle
+head -c 4 good.bundle >tiny.bundle
+run 1 "$POLICYC" eval tiny.bundle
+run 1 "$POLICYC" eval no-such.bundle
+
+# --- policyc test --------------------------------------------------------
+mkdir -p suite/nested
+cp good.policy suite/good.policy
+cat >suite/pass.test.yaml <<'YAML'
+policy: good.policy
+defaults:
+  principal: {tier: paid}
+cases:
+  - name: unapproved model is denied
+    request: {model: gpt-4, messages: [{role: user, content: hi}]}
+    expect:
+      decision: deny
+      status: 403
+      code: model_not_approved
+      message: not approved
+      rule: unapproved_model
+      rules: [unapproved_model]
+      not_rules: [free_tier]
+      route: null
+      flags: []
+  - name: free tier is routed, pasted body
+    principal: {tier: free}
+    request: '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}'
+    expect: {decision: allow, route: gpt-4o-mini, rules: [free_tier, free_flag], flags: [free_flag]}
+  - name: missing tier is a rule error
+    principal: ~
+    request: {model: gpt-4o, messages: [{role: user, content: hi}]}
+    expect: {decision: deny, errors: [free_tier, free_flag]}
+YAML
+cat >suite/nested/fail.test.yaml <<'YAML'
+policy: ../good.policy
+cases:
+  - name: approved model is allowed
+    principal: {tier: paid}
+    request: {model: gpt-4o, messages: [{role: user, content: hi}]}
+    expect: {decision: allow}
+  - name: this expectation is wrong
+    principal: {tier: paid}
+    request: {model: gpt-4, messages: [{role: user, content: hi}]}
+    expect: {decision: allow}
+YAML
+run 0 "$POLICYC" test suite/pass.test.yaml
+expect_in "$OUT" '^PASS unapproved model is denied$'
+[[ $(tail -n 1 "$OUT") == "3 passed, 0 failed" ]] || fail "summary of the passing file"
+run 1 "$POLICYC" test suite/nested/fail.test.yaml
+expect_in "$OUT" '^FAIL this expectation is wrong$'
+expect_in "$OUT" 'decision: expected allow, got deny'
+[[ $(tail -n 1 "$OUT") == "1 passed, 1 failed" ]] || fail "summary of the failing file"
+run 1 "$POLICYC" test suite
+[[ $(tail -n 1 "$OUT") == "4 passed, 1 failed" ]] || fail "summary of the folder"
+
+# coverage: the failing file alone never fires free_tier, free_flag, output_secret.
+run 1 "$POLICYC" test --coverage suite/nested
+expect_in "$OUT" '^coverage: .*good\.policy: 1/4 rules'
+expect_in "$OUT" '^  uncovered: free_flag \(.*good\.policy:[0-9]+\)$'
+expect_in "$OUT" '^  uncovered: output_secret \(.*good\.policy:[0-9]+\)$'
+run 0 "$POLICYC" test --coverage suite/pass.test.yaml
+expect_in "$OUT" 'uncovered: output_secret'
+
+# unknown keys, ledger keys, malformed YAML
+cat >suite/typo.test.yaml <<'YAML'
+policy: good.policy
+cases:
+  - name: misspelt expect
+    request: {model: gpt-4o}
+    expcet: {decision: allow}
+  - name: misspelt expectation field
+    request: {model: gpt-4o}
+    expect: {decision: allow, rulez: [free_tier]}
+  - name: needs the ledger
+    request: {model: gpt-4o}
+    repeat: 601
+    expect: {decision: deny, status: 429}
+YAML
+run 1 "$POLICYC" test suite/typo.test.yaml
+expect_in "$OUT" "typo\.test\.yaml:[0-9]+:[0-9]+: case 'misspelt expect': unknown key 'expcet'"
+expect_in "$OUT" "case 'misspelt expectation field': .*unknown key 'rulez'"
+expect_in "$OUT" "case 'needs the ledger': .*usage ledger"
+[[ $(tail -n 1 "$OUT") == "0 passed, 3 failed" ]] || fail "summary of the typo file"
+
+printf 'policy: good.policy\ncases:\n  - name: a\n    request: {model: [gpt-4o\n' >suite/malformed.test.yaml
+run 1 "$POLICYC" test suite/malformed.test.yaml
+expect_in "$ERR" 'malformed\.test\.yaml:[0-9]+:[0-9]+: '
+printf 'policy: missing.policy\ncases: []\n' >suite/missing.test.yaml
+run 1 "$POLICYC" test suite/missing.test.yaml
+expect_in "$ERR" 'missing\.policy'
+run 1 "$POLICYC" test no-such-dir
+
+echo "$checks checks, $failures failed"
+((failures == 0))
