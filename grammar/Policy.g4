@@ -96,6 +96,7 @@ mapEntry : (STRING | name) ':' expr ;
 name
     : IDENT | 'usd' | 'per' | 'prices' | 'warn' | 'at' | 'code' | 'status' | 'with'
     | 'on' | 'count' | 'route' | 'flag' | 'redact' | 'version' | 'package' | SKIP_
+    | 'limit' | 'budget' | 'default' | 'import' | 'schema' | 'pattern' | 'patterns'
     ;
 
 ALLOW : 'allow' ;

@@ -191,10 +191,7 @@ bool FormatSource(const std::string& path, const std::string& text, std::string*
     Comments(d.comments, "", out);
     FormatDecl(d, out);
   }
-  if (!ast.tail_comments.empty()) {
-    if (!out->empty()) *out += "\n";
-    Comments(ast.tail_comments, "", out);
-  }
+  Comments(ast.tail_comments, "", out);
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "PolicyLexer.h"
@@ -34,23 +35,54 @@ class ErrorCollector : public antlr4::BaseErrorListener {
   void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
     ++count_;
-    std::string m = msg;
-    // ANTLR lists every token it could accept; past a handful that helps nobody.
-    size_t ex = m.find(" expecting {");
-    if (ex != std::string::npos && std::count(m.begin() + ex, m.end(), ',') > 6) m = m.substr(0, ex);
-    if (m.rfind("extraneous input", 0) == 0 || m.rfind("mismatched input", 0) == 0) {
-      size_t q = m.find(' ', m.find("input") + 6);
-      (void)q;
-    }
-    if (m.find("'<EOF>'") != std::string::npos) {
-      size_t pos = m.find("'<EOF>'");
-      m.replace(pos, 7, "end of file");
-    }
-    SourceRange r = offending ? TokRange(offending, base_) : SourceRange{base_, base_ + 1};
-    if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
-    diags_->Error("E0001", r, "syntax error: " + m);
+    diags_->Error("E0001", Where(offending), "syntax error: " + Friendly(msg));
   }
   int count() const { return count_; }
+
+ private:
+  SourceRange Where(antlr4::Token* offending) const {
+    SourceRange r = offending ? TokRange(offending, base_) : SourceRange{base_, base_ + 1};
+    if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
+    return r;
+  }
+
+  // ANTLR's messages name grammar tokens; policy authors see plain words.
+  static std::string Friendly(const std::string& msg) {
+    std::string m = msg;
+    auto replace_all = [](std::string* s, const std::string& from, const std::string& to) {
+      for (size_t p = s->find(from); p != std::string::npos; p = s->find(from, p + to.size())) s->replace(p, from.size(), to);
+    };
+    // Token names appear only in ANTLR's own words, never inside quoted input.
+    auto words = [&](std::string s) {
+      replace_all(&s, "STRING", "a string");
+      replace_all(&s, "INT", "a number");
+      replace_all(&s, "IDENT", "a name");
+      replace_all(&s, "DURATION", "a duration");
+      replace_all(&s, "REGEX", "a /regex/");
+      return s;
+    };
+    replace_all(&m, "'<EOF>'", "end of file");
+    replace_all(&m, "<EOF>", "end of file");
+    std::string expecting;
+    size_t ex = m.find(" expecting ");
+    if (ex != std::string::npos) {
+      expecting = m.substr(ex + 11);
+      m = m.substr(0, ex);
+      // Past a handful of alternatives the list helps nobody.
+      if (std::count(expecting.begin(), expecting.end(), ',') > 5) expecting.clear();
+    }
+    for (const char* prefix : {"mismatched input ", "extraneous input "})
+      if (m.rfind(prefix, 0) == 0) m = "unexpected " + m.substr(std::strlen(prefix));
+    if (m.rfind("no viable alternative at input ", 0) == 0) m = "cannot parse " + m.substr(31);
+    if (m.rfind("token recognition error at: ", 0) == 0) m = "unexpected character " + m.substr(28);
+    if (m.rfind("missing ", 0) == 0) {
+      size_t at = m.find(" at ");
+      std::string what = m.substr(8, at == std::string::npos ? std::string::npos : at - 8);
+      m = "missing " + words(what) + (at == std::string::npos ? "" : " before " + m.substr(at + 4));
+    }
+    if (!expecting.empty()) m += ", expected " + words(expecting);
+    return m;
+  }
 
  private:
   Diagnostics* diags_;

@@ -61,7 +61,10 @@ std::string Worker::ErrorText(const Program& p, const VmError& e) const {
 void Worker::RenderMessage(const Program& p, const Rule& r, std::string* out) {
   out->clear();
   if (r.message.empty()) {
-    *out += r.effect == Effect::kDeny ? "denied by rule " : "rule ";
+    *out += r.effect == Effect::kDeny    ? "denied by rule "
+            : r.effect == Effect::kAllow ? "allowed by rule "
+            : r.effect == Effect::kFlag  ? "flagged by rule "
+                                         : "rule ";
     *out += r.name;
     return;
   }
