@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   antlr4 libantlr4-runtime-dev default-jre-headless
-  nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev
+  nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3
 )

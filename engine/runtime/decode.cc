@@ -25,6 +25,25 @@ struct Ctx {
 
 std::string Got(const Node& n) { return std::string("got ") + json::type_name(n.type); }
 
+// A field's name, rendered only when an error needs it: decoding a valid body
+// must not build strings.
+struct Path {
+  std::string_view base;
+  int64_t index = -1;
+  std::string_view tail;
+  std::string_view key;
+  Path(const char* b) : base(b) {}  // NOLINT: implicit by design
+  Path(const std::string& b) : base(b) {}  // NOLINT
+  Path(std::string_view b, int64_t i, std::string_view t = "", std::string_view k = "") : base(b), index(i), tail(t), key(k) {}
+  std::string str() const {
+    std::string s(base);
+    if (index >= 0) s += "[" + std::to_string(index) + "]";
+    s += tail;
+    if (!key.empty()) s += "." + std::string(key);
+    return s;
+  }
+};
+
 bool Fail(Ctx& c, std::string field, std::string message) {
   c.err->field = std::move(field);
   c.err->message = std::move(message);
@@ -38,10 +57,10 @@ std::string Indexed(const char* base, uint32_t i, const char* tail = "") {
   return std::string(base) + "[" + std::to_string(i) + "]" + tail;
 }
 
-bool OptString(Ctx& c, const Document& d, uint32_t obj, const char* key, const char* field, Value* out) {
+bool OptString(Ctx& c, const Document& d, uint32_t obj, const char* key, const Path& field, Value* out) {
   uint32_t v = d.find(obj, key);
   if (v == kNone || d[v].type == Type::Null) return true;
-  if (d[v].type != Type::String) return Fail(c, field, "expected a string, " + Got(d[v]));
+  if (d[v].type != Type::String) return Fail(c, field.str(), "expected a string, " + Got(d[v]));
   *out = Str(d[v]);
   return true;
 }
@@ -57,7 +76,7 @@ RoleClass ClassOf(std::string_view role) {
 
 // Content: a string, null, or an array of parts whose text parts are joined
 // with "\n". Non-text parts (images, audio, files) carry no text.
-bool Content(Ctx& c, const Document& d, uint32_t v, const std::string& field, Value* out) {
+bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out) {
   const Node& n = d[v];
   if (n.type == Type::Null) {
     *out = Value::String("", 0);
@@ -67,9 +86,9 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const std::string& field, Va
     *out = Str(n);
     return true;
   }
-  if (n.type != Type::Array) return Fail(c, field, "expected a string or an array of parts, " + Got(n));
+  if (n.type != Type::Array) return Fail(c, path.str(), "expected a string or an array of parts, " + Got(n));
   if (n.count > c.limits.max_parts)
-    return Fail(c, field, "more than " + std::to_string(c.limits.max_parts) + " content parts");
+    return Fail(c, path.str(), "more than " + std::to_string(c.limits.max_parts) + " content parts");
   uint32_t total = 0, texts = 0;
   uint32_t e = v + 1;
   for (uint32_t k = 0; k < n.count; ++k, e = d[e].next) {
@@ -78,11 +97,11 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const std::string& field, Va
       ++texts;
       continue;
     }
-    if (d[e].type != Type::Object) return Fail(c, field + "[" + std::to_string(k) + "]", "expected an object, " + Got(d[e]));
+    if (d[e].type != Type::Object) return Fail(c, path.str() + "[" + std::to_string(k) + "]", "expected an object, " + Got(d[e]));
     uint32_t t = d.find(e, "text");
     if (t == kNone) continue;
     if (d[t].type != Type::String)
-      return Fail(c, field + "[" + std::to_string(k) + "].text", "expected a string, " + Got(d[t]));
+      return Fail(c, path.str() + "[" + std::to_string(k) + "].text", "expected a string, " + Got(d[t]));
     total += d[t].len + 1;
     ++texts;
   }
@@ -148,7 +167,7 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
       if (ty != kNone && d[ty].type == Type::String && std::string_view(d[ty].str, d[ty].len) == "function_call_output") {
         Value out = Value::String("", 0);
         uint32_t o = d.find(e, "output");
-        if (o != kNone && !Content(c, d, o, Indexed(field, k, ".output"), &out)) return false;
+        if (o != kNone && !Content(c, d, o, Path(field, k, ".output"), &out)) return false;
         if (!PushMessage(c, ml, Value::String("tool"), out, Value())) return false;
         continue;
       }
@@ -158,7 +177,7 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
     if (d[r].type != Type::String) return Fail(c, Indexed(field, k, ".role"), "expected a string, " + Got(d[r]));
     Value content = Value::String("", 0);
     uint32_t ct = d.find(e, "content");
-    if (ct != kNone && !Content(c, d, ct, Indexed(field, k, ".content"), &content)) return false;
+    if (ct != kNone && !Content(c, d, ct, Path(field, k, ".content"), &content)) return false;
     Value name;
     uint32_t nm = d.find(e, "name");
     if (nm != kNone && d[nm].type != Type::Null) {
@@ -196,13 +215,13 @@ bool Tools(Ctx& c, const Document& d, uint32_t arr, const char* field, Value* ou
   for (uint32_t k = 0; k < a.count; ++k, e = d[e].next) {
     if (d[e].type != Type::Object) return Fail(c, Indexed(field, k), "expected an object, " + Got(d[e]));
     Value type = Value::String("function");
-    if (!OptString(c, d, e, "type", Indexed(field, k, ".type").c_str(), &type)) return false;
+    if (!OptString(c, d, e, "type", Path(field, k, ".type"), &type)) return false;
     Value name;
     uint32_t fn = d.find(e, "function");
     if (fn != kNone) {
       if (d[fn].type != Type::Object) return Fail(c, Indexed(field, k, ".function"), "expected an object, " + Got(d[fn]));
-      if (!OptString(c, d, fn, "name", Indexed(field, k, ".function.name").c_str(), &name)) return false;
-    } else if (!OptString(c, d, e, "name", Indexed(field, k, ".name").c_str(), &name)) {
+      if (!OptString(c, d, fn, "name", Path(field, k, ".function.name"), &name)) return false;
+    } else if (!OptString(c, d, e, "name", Path(field, k, ".name"), &name)) {
       return false;
     }
     // Built-in tools of the responses API (web_search, file_search, ...) are named by their type.
@@ -429,27 +448,27 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
   return true;
 }
 
-bool Scalar(Ctx& c, const Document& d, uint32_t v, Kind want, const std::string& field, Value* out) {
+bool Scalar(Ctx& c, const Document& d, uint32_t v, Kind want, const Path& path, Value* out) {
   const Node& n = d[v];
   switch (want) {
     case Kind::kString:
-      if (n.type != Type::String) return Fail(c, field, "expected a string, " + Got(n));
+      if (n.type != Type::String) return Fail(c, path.str(), "expected a string, " + Got(n));
       *out = Str(n);
       return true;
     case Kind::kInt:
-      if (n.type != Type::Number || !n.is_int) return Fail(c, field, "expected an integer, " + Got(n));
+      if (n.type != Type::Number || !n.is_int) return Fail(c, path.str(), "expected an integer, " + Got(n));
       *out = Value::Int(n.i);
       return true;
     case Kind::kFloat:
-      if (n.type != Type::Number) return Fail(c, field, "expected a number, " + Got(n));
+      if (n.type != Type::Number) return Fail(c, path.str(), "expected a number, " + Got(n));
       *out = Value::Float(n.num);
       return true;
     case Kind::kBool:
-      if (n.type != Type::True && n.type != Type::False) return Fail(c, field, "expected a boolean, " + Got(n));
+      if (n.type != Type::True && n.type != Type::False) return Fail(c, path.str(), "expected a boolean, " + Got(n));
       *out = Value::Bool(n.type == Type::True);
       return true;
     default:
-      return Fail(c, field, "unsupported attribute type");
+      return Fail(c, path.str(), "unsupported attribute type");
   }
 }
 
@@ -500,7 +519,7 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
       Value* items = c.arena->values.Alloc(n.count + 1);
       uint32_t e = v + 1;
       for (uint32_t i = 0; i < n.count; ++i, e = d[e].next)
-        if (!Scalar(c, d, e, k, field + "[" + std::to_string(i) + "]", &items[i])) return false;
+        if (!Scalar(c, d, e, k, Path(field, i), &items[i])) return false;
       *out = Value::Aggregate(Kind::kList, items, n.count);
       return true;
     }
@@ -518,7 +537,7 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
       uint32_t m = v + 1;
       for (uint32_t i = 0; i < n.count; ++i, m = d[m + 1].next) {
         items[2 * i] = Str(d[m]);
-        if (!Scalar(c, d, m + 1, k, field + "." + std::string(d[m].str, d[m].len), &items[2 * i + 1])) return false;
+        if (!Scalar(c, d, m + 1, k, Path(field, -1, "", std::string_view(d[m].str, d[m].len)), &items[2 * i + 1])) return false;
       }
       *out = Value::Aggregate(Kind::kMap, items, n.count);
       return true;
