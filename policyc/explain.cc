@@ -15,7 +15,9 @@ bool Bit(const std::vector<uint64_t>& bits, uint32_t i) {
 
 const char* PhaseName(Phase phase) { return phase == Phase::kResponse ? "response" : "request"; }
 
-std::string PredicateLabel(const Program& p, uint32_t i) { return "p" + std::to_string(i) + " " + p.predicates[i].text; }
+std::string PredicateLabel(const Program& p, uint32_t i) {
+  return "p" + std::to_string(i) + " " + p.predicates[i].text;
+}
 
 // The first predicate that makes conjunction `c` false, as "pN text is false"
 // (or "is true" for a negated one); empty if none does.
@@ -63,8 +65,10 @@ void AppendRule(const Program& p, const Decision& d, uint32_t r, std::string* ou
     case RuleOutcome::kTrue:
       if (fired != nullptr) {
         *out += "fired";
-        if (rule.effect == Effect::kRoute) *out += ": route to " + fired->message;
-        else if (!fired->message.empty()) *out += ": " + fired->message;
+        if (rule.effect == Effect::kRoute)
+          *out += ": route to " + fired->message;
+        else if (!fired->message.empty())
+          *out += ": " + fired->message;
         if (!errors.empty()) *out += " (error: " + errors + ")";
       } else if (!errors.empty()) {
         *out += "error: " + errors;
@@ -89,12 +93,7 @@ void AppendRule(const Program& p, const Decision& d, uint32_t r, std::string* ou
 
 }  // namespace
 
-std::string PredicateErrorText(const Program& p, const VmError& e) {
-  std::string s;
-  if (e.slot >= 0 && static_cast<size_t>(e.slot) < p.slots.size()) s = p.slots[e.slot].name + ": ";
-  s += e.what ? e.what : "error";
-  return s;
-}
+std::string PredicateErrorText(const Program& p, const VmError& e) { return ErrorText(p, e); }
 
 std::string ExplainDecision(const Decision& d) {
   std::string out;
@@ -110,8 +109,8 @@ std::string ExplainDecision(const Decision& d) {
   for (uint32_t i : p.phase_predicates[phase]) {
     std::string value;
     if (Bit(d.pred_error, i)) {
-      value = "error: " + (i < d.pred_error_info.size() ? PredicateErrorText(p, d.pred_error_info[i])
-                                                         : std::string("unknown"));
+      value = "error: " +
+              (i < d.pred_error_info.size() ? PredicateErrorText(p, d.pred_error_info[i]) : std::string("unknown"));
     } else {
       value = Bit(d.pred_true, i) ? "true " : "false";
     }

@@ -20,8 +20,8 @@ bool LooksLikeBundle(const std::string& bytes) {
   return bytes.find('\0') != std::string::npos;
 }
 
-bool CompilePolicy(const std::string& path, const std::string& text, const std::string& stdlib_dir,
-                   CompiledPolicy* out, std::string* report) {
+bool CompilePolicy(const std::string& path, const std::string& text, const std::string& stdlib_dir, CompiledPolicy* out,
+                   std::string* report) {
   CompileResult result = CompileSource(DisplayName(path), text, CompileLimits(), stdlib_dir);
   report->clear();
   if (!result.diagnostics.items().empty()) *report = result.RenderDiagnostics();
@@ -60,8 +60,8 @@ bool LoadPolicyOrBundle(const std::string& path, const std::string& stdlib_dir, 
     // For a freshly compiled policy this is a compiler/runtime disagreement,
     // which deserves a distinct message from a damaged bundle file.
     *report += "error: " + DisplayName(path) +
-               (out->from_bundle ? ": bundle refused: " : ": the compiled bundle was refused by the runtime: ") +
-               err + "\n";
+               (out->from_bundle ? ": bundle refused: " : ": the compiled bundle was refused by the runtime: ") + err +
+               "\n";
     return false;
   }
   return true;

@@ -28,8 +28,8 @@ struct CompiledPolicy {
 // Compiles policy source `text` (read from `path`). On success returns true;
 // *report holds rendered warnings, if any. On failure returns false and
 // *report holds the rendered errors.
-bool CompilePolicy(const std::string& path, const std::string& text, const std::string& stdlib_dir,
-                   CompiledPolicy* out, std::string* report);
+bool CompilePolicy(const std::string& path, const std::string& text, const std::string& stdlib_dir, CompiledPolicy* out,
+                   std::string* report);
 
 struct LoadedPolicy {
   std::shared_ptr<const Engine> engine;
@@ -41,7 +41,6 @@ struct LoadedPolicy {
 // Reads `path` ("-" = stdin) and loads it, compiling it first if it is not a
 // bundle. *report receives diagnostics (warnings on success, errors or the
 // refusal reason on failure), each naming the file.
-bool LoadPolicyOrBundle(const std::string& path, const std::string& stdlib_dir, LoadedPolicy* out,
-                        std::string* report);
+bool LoadPolicyOrBundle(const std::string& path, const std::string& stdlib_dir, LoadedPolicy* out, std::string* report);
 
 }  // namespace gavel::policyc

@@ -3,8 +3,8 @@
 // and the other policyc files; no exception leaves main and no input crashes it.
 // Exit codes: 0 success, 1 errors in the input (or failing tests), 2 usage.
 #include <cerrno>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -131,8 +131,8 @@ int UsageError(const Command& c, const std::string& message) {
 
 // One option a command accepts.
 struct OptionSpec {
-  const char* name;   // "--request"
-  char short_name;    // 'o', or 0
+  const char* name;  // "--request"
+  char short_name;   // 'o', or 0
   bool takes_value;
 };
 
@@ -230,9 +230,8 @@ int RunCheck(const ParsedArgs& args) {
       std::printf("ok: %s (bundle %s, %zu rules, %zu predicates)\n", DisplayName(path).c_str(),
                   loaded.engine->hash_hex().c_str(), p.rules.size(), p.predicates.size());
     } else {
-      std::printf("ok: %s (%zu rules, %zu predicates, worst-case cost %llu instructions)\n",
-                  DisplayName(path).c_str(), p.rules.size(), p.predicates.size(),
-                  static_cast<unsigned long long>(loaded.worst_case_cost));
+      std::printf("ok: %s (%zu rules, %zu predicates, worst-case cost %llu instructions)\n", DisplayName(path).c_str(),
+                  p.rules.size(), p.predicates.size(), static_cast<unsigned long long>(loaded.worst_case_cost));
     }
   }
   return status;
@@ -317,8 +316,7 @@ int RunCompile(const ParsedArgs& args, const Command& cmd) {
     PrintReport("error: " + err);
     return kExitError;
   }
-  std::printf("wrote %s (%zu bytes, bundle %s)\n", out.c_str(), compiled.bundle.size(),
-              engine->hash_hex().c_str());
+  std::printf("wrote %s (%zu bytes, bundle %s)\n", out.c_str(), compiled.bundle.size(), engine->hash_hex().c_str());
   return kExitOk;
 }
 
@@ -420,8 +418,8 @@ std::vector<OptionSpec> OptionsOf(const std::string& name) {
   } else if (name == "compile") {
     specs.push_back({"--output", 'o', true});
   } else if (name == "eval" || name == "explain") {
-    for (const char* o : {"--request", "--response", "--principal", "--context", "--env", "--endpoint",
-                          "--input-tokens"})
+    for (const char* o :
+         {"--request", "--response", "--principal", "--context", "--env", "--endpoint", "--input-tokens"})
       specs.push_back({o, 0, true});
     if (name == "eval") specs.push_back({"--explain", 0, false});
   } else if (name == "test") {

@@ -5,13 +5,14 @@
 // operator= rewrites the referred node); nodes are copy-constructed or pointed to.
 #include "policyc/test_file.h"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <utility>
-
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+#include <utility>
 
 #include "policyc/io.h"
 #include "policyc/yaml_json.h"
@@ -23,11 +24,11 @@ namespace {
 using Json = nlohmann::json;
 
 const std::vector<std::string> kFileKeys = {"policy", "defaults", "cases"};
-const std::vector<std::string> kInputKeys = {"principal", "context", "env", "endpoint",
+const std::vector<std::string> kInputKeys = {"principal",    "context", "env",     "endpoint",
                                              "input_tokens", "request", "response"};
 const std::vector<std::string> kLedgerKeys = {"repeat", "at", "advance"};
-const std::vector<std::string> kExpectKeys = {"decision", "status", "code",  "message", "rule",
-                                              "rules",    "not_rules", "route", "flags", "errors"};
+const std::vector<std::string> kExpectKeys = {"decision", "status",    "code",  "message", "rule",
+                                              "rules",    "not_rules", "route", "flags",   "errors"};
 const std::vector<std::string> kEndpoints = {"chat", "completions", "responses", "embeddings"};
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
@@ -63,8 +64,10 @@ std::string UnknownKey(const std::string& key, const std::vector<std::string>& a
     if (d < best_d) best_d = d, best = k;
   }
   std::string msg = "unknown key '" + key + "'";
-  if (!best.empty()) msg += " (did you mean '" + best + "'?)";
-  else msg += " (expected one of: " + Join(allowed) + ")";
+  if (!best.empty())
+    msg += " (did you mean '" + best + "'?)";
+  else
+    msg += " (expected one of: " + Join(allowed) + ")";
   return msg;
 }
 
@@ -221,8 +224,8 @@ class CaseParser {
       Json v;
       YAML::Mark where;
       std::string err;
-      if (!node->IsScalar() || node->Tag() == "!" || !YamlToJson(*node, &v, &where, &err) ||
-          !v.is_number_integer() || v.get<int64_t>() < 0) {
+      if (!node->IsScalar() || node->Tag() == "!" || !YamlToJson(*node, &v, &where, &err) || !v.is_number_integer() ||
+          v.get<int64_t>() < 0) {
         Fail(*node, "`input_tokens` must be a non-negative integer");
         return false;
       }
@@ -292,8 +295,9 @@ class CaseParser {
         if (!StringField(v, key, &s)) return;
         x.route = s;
       } else if (key == "redactions") {
-        return Fail(kv.first, "expect.redactions needs redaction spans from the screening engine, "
-                              "not available in this build");
+        return Fail(kv.first,
+                    "expect.redactions needs redaction spans from the screening engine, "
+                    "not available in this build");
       } else {
         return Fail(kv.first, "in expect: " + UnknownKey(key, kExpectKeys));
       }
@@ -365,8 +369,8 @@ bool ParseDocument(const std::string& path, const YAML::Node& root, TestFile* ou
   }
   namespace fs = std::filesystem;
   const fs::path p(policy_name);
-  out->policy_path = p.is_absolute() ? p.lexically_normal().string()
-                                     : (fs::path(path).parent_path() / p).lexically_normal().string();
+  out->policy_path =
+      p.is_absolute() ? p.lexically_normal().string() : (fs::path(path).parent_path() / p).lexically_normal().string();
   NodeMap defaults_map;
   if (defaults != top.end() && !ParseDefaults(path, defaults->second, &defaults_map, err)) return false;
   if (cases == top.end() || !cases->second.IsSequence()) {
@@ -397,6 +401,11 @@ bool ParseTestFile(const std::string& path, TestFile* out, std::string* err) {
   try {
     const YAML::Node root = YAML::Load(text);
     return ParseDocument(path, root, out, err);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp reports its depth guard with the message "bad file".
+    *err = path + ":" + MarkText(e.mark) + ": malformed YAML: nesting deeper than " + std::to_string(e.depth()) +
+           " levels";
+    return false;
   } catch (const YAML::Exception& e) {
     // e.msg without yaml-cpp's own "yaml-cpp: error at line ..." prefix.
     *err = path + ":" + MarkText(e.mark) + ": malformed YAML: " + e.msg;

@@ -4,10 +4,10 @@
 // Must not guess beyond the core schema (no YAML 1.1 `yes`/`no` booleans).
 #pragma once
 
-#include <string>
+#include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+#include <string>
 
 namespace gavel::policyc {
 

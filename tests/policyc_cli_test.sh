@@ -165,8 +165,9 @@ for args in "--request req_denied.json --principal paid.json" \
   without_time "$OUT" >"bundle_$n.json"
   cmp -s "policy_$n.json" "bundle_$n.json" || fail "eval of policy and bundle differ for: $args"
 done
-grep -q '"decision":"deny"' policy_1.json && grep -q '"code":"model_not_approved"' policy_1.json ||
+if ! grep -q '"decision":"deny"' policy_1.json || ! grep -q '"code":"model_not_approved"' policy_1.json; then
   fail "unapproved model was not denied: $(cat policy_1.json)"
+fi
 grep -q '"route":"gpt-4o-mini"' policy_2.json || fail "free tier was not routed: $(cat policy_2.json)"
 grep -q '"decision":"allow"' policy_3.json || fail "approved model was not allowed: $(cat policy_3.json)"
 grep -q '"rule":"output_secret"' policy_5.json || fail "response rule did not fire: $(cat policy_5.json)"
@@ -195,7 +196,7 @@ size=$(wc -c <good.bundle)
 cp good.bundle flipped.bundle
 offset=$((size / 2))
 byte=$(od -An -tu1 -j "$offset" -N1 good.bundle | tr -d ' ')
-printf "$(printf '\\%03o' $(((byte ^ 1) & 255)))" | dd of=flipped.bundle bs=1 seek="$offset" conv=notrunc status=none
+printf '%b' "\\$(printf '%03o' $(((byte ^ 1) & 255)))" | dd of=flipped.bundle bs=1 seek="$offset" conv=notrunc status=none
 cmp -s good.bundle flipped.bundle && fail "byte flip did not change the bundle"
 run 1 "$POLICYC" eval flipped.bundle --request req_ok.json
 expect_in "$ERR" 'flipped\.bundle'

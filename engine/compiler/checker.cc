@@ -230,7 +230,9 @@ void Checker::CheckSchema(Decl& d) {
     if (f.default_value) {
       TypePtr dt = Check(*f.default_value, Phase::kRequest);
       if (dt->k != Type::kError) {
-        if (!f.default_value->value) {
+        if (type->k == Type::kMap && dt->k == Type::kSet && dt->elem->k == Type::kAny) {
+          def.kind = Kind::kMap;  // `{}` is also the empty map
+        } else if (!f.default_value->value) {
           diags_->Error("E0302", f.default_value->range, "a default must be a constant");
         } else if (!SameType(type, dt) && !(type->k == Type::kFloat && dt->k == Type::kInt) &&
                    !(type->k == Type::kSet && dt->k == Type::kSet && SameType(type->elem, dt->elem))) {

@@ -222,13 +222,11 @@ int Gen::GenBinary(const Expr& e, ChunkBuilder& cb) {
   const bool negated = op.rfind("not ", 0) == 0;
   const std::string base = negated ? op.substr(4) : op;
   if (op == "and" || op == "or") {
+    // Both sides are evaluated: they have no side effects, and Kleene logic
+    // needs both when one of them is an error.
+    int a = GenExpr(*e.kids[0], cb), b = GenExpr(*e.kids[1], cb);
     int r = Reg(cb);
-    int a = GenExpr(*e.kids[0], cb);
-    Emit(cb, Op::kMove, r, a, 0);
-    size_t jump = Emit(cb, op == "and" ? Op::kJumpIfFalse : Op::kJumpIfTrue, r, 0, 0);
-    int b = GenExpr(*e.kids[1], cb);
-    Emit(cb, Op::kMove, r, b, 0);
-    cb.code[jump].c = static_cast<uint32_t>(cb.code.size());
+    Emit(cb, op == "and" ? Op::kAnd : Op::kOr, r, a, b);
     return r;
   }
   int r;
@@ -289,36 +287,33 @@ int Gen::GenBinary(const Expr& e, ChunkBuilder& cb) {
 
 // any x in L: body  ->
 //   r = false; l = L; iter_begin it, l, @end
-//   loop: b = body; jump_if_false b, @next; r = true; jump @end
-//   next: iter_next it, @loop
-//   end:
-// (`all` swaps the roles of true and false.)
+//   loop: b = body; r = r or b; jump_if_true r, @end; iter_next it, @loop
+//   end: iter_end r, it
+// `all` starts from true and folds with `and`, stopping at false. Folding
+// with Kleene logic makes an error in one item matter only if no other item
+// decides the answer.
 int Gen::GenQuant(const Expr& e, ChunkBuilder& cb) {
   const bool any = e.op == "any";
   int r = Reg(cb);
   Emit(cb, Op::kLoadConst, r, 0, Intern(ConstVal::Bool(!any)));
   int l = GenExpr(*e.kids[0], cb);
   int it = Reg(cb);
-  int item = Reg(cb);
-  (void)item;
+  Reg(cb);  // it + 1: the current item
   size_t begin = Emit(cb, Op::kIterBegin, it, l, 0);
   const uint32_t loop = static_cast<uint32_t>(cb.code.size());
   cb.vars.emplace_back(e.text, it + 1);
   const uint64_t saved = cb.mult;
   cb.mult = std::min<uint64_t>(cb.mult * kLoopBound, uint64_t(1) << 40);
   int b = GenExpr(*e.kids[1], cb);
-  size_t skip = Emit(cb, any ? Op::kJumpIfFalse : Op::kJumpIfTrue, b, 0, 0);
-  int done = Reg(cb);
-  Emit(cb, Op::kLoadConst, done, 0, Intern(ConstVal::Bool(any)));
-  Emit(cb, Op::kMove, r, done, 0);
-  size_t out = Emit(cb, Op::kJump, 0, 0, 0);
-  cb.code[skip].c = static_cast<uint32_t>(cb.code.size());
+  Emit(cb, any ? Op::kOr : Op::kAnd, r, r, b);
+  size_t stop = Emit(cb, any ? Op::kJumpIfTrue : Op::kJumpIfFalse, r, 0, 0);
   Emit(cb, Op::kIterNext, it, 0, loop);
   cb.mult = saved;
   cb.vars.pop_back();
-  cb.code[begin].c = static_cast<uint32_t>(cb.code.size());
-  cb.code[out].c = static_cast<uint32_t>(cb.code.size());
-  // Both jumps land here; a `ret` or the next instruction always follows.
+  const uint32_t end = static_cast<uint32_t>(cb.code.size());
+  cb.code[begin].c = end;
+  cb.code[stop].c = end;
+  Emit(cb, Op::kIterEnd, r, it, 0);
   return r;
 }
 

@@ -17,6 +17,27 @@
 
 namespace gavel {
 
+size_t FirstInvalidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < n; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return i;
+    i += n;
+  }
+  return std::string::npos;
+}
+
 std::string CompileResult::RenderDiagnostics() const {
   if (source) return diagnostics.Render(*source);
   return diagnostics.RenderPlain("<input>");
@@ -31,6 +52,13 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
     r.diagnostics.Error("E0007", {0, 0},
                         "source is " + std::to_string(text.size()) + " bytes; the limit is " +
                             std::to_string(limits.max_source_bytes));
+    return r;
+  }
+  // ANTLR converts the text to code points and throws on invalid UTF-8;
+  // find the first bad byte first so the error has a location.
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
+    r.diagnostics.Error("E0009", {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
+                        "invalid UTF-8 at byte " + std::to_string(bad));
     return r;
   }
   try {

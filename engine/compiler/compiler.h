@@ -38,6 +38,9 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
 CompileResult CompileFile(const std::string& path, const CompileLimits& limits = {},
                           const std::string& stdlib_dir = "");
 
+// Byte offset of the first byte that is not valid UTF-8, or npos.
+size_t FirstInvalidUtf8(const std::string& s);
+
 // Canonical formatting (policyc fmt). Comments are kept. Returns false with
 // diagnostics if the source does not parse.
 bool FormatSource(const std::string& path, const std::string& text, std::string* out, Diagnostics* diags);

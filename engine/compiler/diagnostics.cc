@@ -64,19 +64,40 @@ std::string Diagnostics::Render(const Source& source) const {
   std::string out;
   for (const Diagnostic& d : items_) {
     uint32_t line, col;
-    source.Position(d.range.begin, &line, &col);
+    uint32_t begin = d.range.begin;
+    // An error at the very end points at the last character, not past the final newline.
+    const std::string& t = source.text();
+    while (begin > 0 && begin >= t.size() && (t.empty() || t[begin - 1] == '\n' || begin > t.size())) --begin;
+    source.Position(begin, &line, &col);
     out += source.path() + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + SeverityName(d.severity);
     if (!d.code.empty()) out += "[" + d.code + "]";
     out += ": " + d.message + "\n";
     std::string text = source.LineText(line);
+    // Long lines are shown as a window around the column.
+    constexpr uint32_t kWindow = 100;
+    if (text.size() > kWindow && col > kWindow / 2) {
+      uint32_t skip = col - kWindow / 2;
+      size_t byte = 0;
+      for (uint32_t cp = 0; byte < text.size() && cp < skip; ++byte)
+        if ((static_cast<unsigned char>(text[byte]) & 0xC0) != 0x80 && byte > 0) ++cp;
+      while (byte < text.size() && (static_cast<unsigned char>(text[byte]) & 0xC0) == 0x80) ++byte;
+      text = "..." + text.substr(byte);
+      col = col - skip + 3;
+    }
+    if (text.size() > kWindow + 3) {
+      size_t cut = kWindow + 3;
+      while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) ++cut;
+      text = text.substr(0, cut) + "...";
+    }
     std::string gutter = "   | ";
     out += gutter;
     for (char c : text) out += c == '\t' ? ' ' : c;
     out += "\n" + gutter;
     // caret under the span, clipped to this line; columns count code points
-    uint32_t end_line, end_col;
+    uint32_t end_line, end_col, begin_line, begin_col;
     source.Position(std::max(d.range.end, d.range.begin), &end_line, &end_col);
-    uint32_t width = end_line == line && end_col > col ? end_col - col : 1;
+    source.Position(begin, &begin_line, &begin_col);
+    uint32_t width = end_line == line && end_col > begin_col ? end_col - begin_col : 1;
     uint32_t line_len = 0;
     for (char c : text)
       if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++line_len;

@@ -108,10 +108,15 @@ void FormatDecl(const Decl& d, std::string* out) {
       std::string line = "const " + d.name + " = " + PrintExpr(*d.expr);
       const Expr& e = *d.expr;
       if (line.size() > kWidth && !e.parens && e.kids.size() > 1 &&
-          (e.kind == ExprKind::kSet || e.kind == ExprKind::kList || e.kind == ExprKind::kMap))
-        line = "const " + d.name + " = " + Block(e, "");
-      *out += line;
-      EndLine(d.trailing, out);
+          (e.kind == ExprKind::kSet || e.kind == ExprKind::kList || e.kind == ExprKind::kMap)) {
+        // A comment written after the opening brace stays there.
+        std::string block = Block(e, "");
+        if (!d.trailing.empty()) block.insert(block.find('\n'), "  " + d.trailing);
+        *out += "const " + d.name + " = " + block + "\n";
+      } else {
+        *out += line;
+        EndLine(d.trailing, out);
+      }
       break;
     }
     case DeclKind::kPattern: {
@@ -183,6 +188,11 @@ void FormatDecl(const Decl& d, std::string* out) {
 }  // namespace
 
 bool FormatSource(const std::string& path, const std::string& text, std::string* out, Diagnostics* diags) {
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
+    diags->Error("E0009", {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
+                 "invalid UTF-8 at byte " + std::to_string(bad));
+    return false;
+  }
   Source source(path, text);
   PolicyAst ast;
   if (!ParsePolicy(source, 64, &ast, diags)) return false;

@@ -51,7 +51,7 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-std::string Worker::ErrorText(const Program& p, const VmError& e) const {
+std::string ErrorText(const Program& p, const VmError& e) {
   std::string s;
   if (e.slot >= 0 && static_cast<size_t>(e.slot) < p.slots.size()) s = p.slots[e.slot].name + ": ";
   s += e.what ? e.what : "error";
@@ -240,6 +240,10 @@ const Decision& Worker::Decide(const Engine& engine, const DecodeInput& input, c
 }
 
 void Decision::AppendJson(std::string* out) const {
+  if (engine == nullptr) {
+    *out += "{\"decision\":\"deny\",\"status\":500,\"code\":\"no_decision\",\"rules\":[],\"errors\":[]}";
+    return;
+  }
   const Program& p = engine->program();
   char buf[64];
   *out += "{\"decision\":";

@@ -106,7 +106,6 @@ class Worker {
  private:
   void Evaluate(const Program& p, Phase phase);
   void RenderMessage(const Program& p, const Rule& r, std::string* out);
-  std::string ErrorText(const Program& p, const VmError& e) const;
 
   Arena arena_;
   DecodeScratch scratch_;
@@ -116,5 +115,8 @@ class Worker {
 };
 
 void AppendJsonString(std::string_view s, std::string* out);
+
+// A rule error in words: "principal.team: attribute is absent".
+std::string ErrorText(const Program& p, const VmError& e);
 
 }  // namespace gavel

@@ -19,6 +19,10 @@ namespace gavel {
 //   _ unused
 // Registers hold Values; every instruction checks the kinds it reads, so a
 // hostile bundle can produce a rule error but never reinterpret memory.
+// A failing instruction writes an error value to r[a] and execution goes on:
+// errors flow through later instructions, and `and`, `or` and the quantifier
+// steps combine them with Kleene logic (false and error = false), so a chunk
+// fails only if its result is an error.
 #define GAVEL_OPCODES(X)                                                                   \
   X(Nop, "nop", "___", "do nothing")                                                       \
   X(LoadSlot, "load_slot", "R_S", "r[a] = slot[c]; error if the attribute is absent")      \
@@ -26,10 +30,12 @@ namespace gavel {
   X(LoadConst, "load_const", "R_K", "r[a] = const[c]")                                     \
   X(Move, "move", "RR_", "r[a] = r[b]")                                                    \
   X(Field, "field", "RRN", "r[a] = field c of record r[b]; error if absent")               \
-  X(HasField, "has_field", "RRN", "r[a] = field c of record r[b] is present")              \
+  X(HasField, "has_field", "RRN", "r[a] = field c of record r[b] is present (false if r[b] is absent)") \
   X(Index, "index", "RRR", "r[a] = r[b][r[c]] (list by int, map by key); error if none")   \
   X(Len, "len", "RR_", "r[a] = length of string/list/map r[b]")                            \
   X(Not, "not", "RR_", "r[a] = !r[b]")                                                     \
+  X(And, "and", "RRR", "r[a] = r[b] and r[c], Kleene: false wins over an error")            \
+  X(Or, "or", "RRR", "r[a] = r[b] or r[c], Kleene: true wins over an error")                \
   X(Neg, "neg", "RR_", "r[a] = -r[b]")                                                     \
   X(Add, "add", "RRR", "r[a] = r[b] + r[c] (int, float, duration; string concat)")         \
   X(Sub, "sub", "RRR", "r[a] = r[b] - r[c]")                                               \
@@ -60,10 +66,11 @@ namespace gavel {
   X(Tokens, "tokens", "RR_", "r[a] = estimated token count of string r[b]")                \
   X(Cost, "cost", "RRK", "r[a] = USD for model r[b], tokens r[b+1], r[b+2], prices c")     \
   X(Jump, "jump", "__J", "continue at c (forward only)")                                   \
-  X(JumpIfFalse, "jump_if_false", "R_J", "if !r[a] continue at c (forward only)")          \
-  X(JumpIfTrue, "jump_if_true", "R_J", "if r[a] continue at c (forward only)")             \
-  X(IterBegin, "iter_begin", "RRJ", "start iterating list r[b] in r[a], item in r[a+1]; if empty continue at c") \
+  X(JumpIfFalse, "jump_if_false", "R_J", "if r[a] is false continue at c (forward only)")   \
+  X(JumpIfTrue, "jump_if_true", "R_J", "if r[a] is true continue at c (forward only)")     \
+  X(IterBegin, "iter_begin", "RRJ", "start iterating list r[b] in r[a], item in r[a+1]; if empty or not a list continue at c") \
   X(IterNext, "iter_next", "R_J", "advance r[a]; if an item remains, put it in r[a+1], continue at c (back)") \
+  X(IterEnd, "iter_end", "RR_", "if iterator r[b] failed to start, r[a] = its error")      \
   X(Ret, "ret", "R__", "the chunk's result is r[a]")
 
 enum class Op : uint8_t {

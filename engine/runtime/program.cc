@@ -24,6 +24,7 @@ const char* KindName(Kind k) {
     case Kind::kMap: return "map";
     case Kind::kRecord: return "record";
     case Kind::kIter: return "iterator";
+    case Kind::kError: return "error";
   }
   return "?";
 }
@@ -176,6 +177,10 @@ std::string VerifyChunk(const Program& p, size_t ci) {
               if (p.code[c.begin + q].op == Op::kIterBegin && p.code[c.begin + q].a == in.a) ok = false;
           } else {
             ok = x > pc && x < c.size;
+            // A loop's exit lands right after its iter_next, so an error at
+            // iter_begin can never enter the body without an item.
+            if (ok && in.op == Op::kIterBegin)
+              ok = p.code[c.begin + x - 1].op == Op::kIterNext && p.code[c.begin + x - 1].a == in.a;
           }
           break;
       }

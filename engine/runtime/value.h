@@ -20,6 +20,7 @@ enum class Kind : uint8_t {
   kMap,       // items[0..2*len): key, value, key, value ... (keys are strings)
   kRecord,    // items[0..len): fields in declaration order
   kIter,      // VM-internal: an iteration cursor over a list
+  kError,     // VM-internal: the result of a failed operation (a rule error)
 };
 
 struct Value {

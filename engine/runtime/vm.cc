@@ -113,7 +113,18 @@ void AppendValue(const Value& v, std::string* out) {
     case Kind::kMissing: *out += "(absent)"; return;
     case Kind::kBool: *out += v.b ? "true" : "false"; return;
     case Kind::kInt: snprintf(buf, sizeof buf, "%" PRId64, v.i); *out += buf; return;
-    case Kind::kDuration: snprintf(buf, sizeof buf, "%" PRId64 "ms", v.i); *out += buf; return;
+    case Kind::kDuration: {
+      // The largest unit that divides it, as a policy author writes durations.
+      static const struct { int64_t ms; const char* unit; } kUnits[] = {
+          {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+      for (const auto& u : kUnits)
+        if (v.i % u.ms == 0 || u.ms == 1) {
+          snprintf(buf, sizeof buf, "%" PRId64 "%s", v.i / u.ms, u.unit);
+          break;
+        }
+      *out += buf;
+      return;
+    }
     case Kind::kFloat: snprintf(buf, sizeof buf, "%g", v.f); *out += buf; return;
     case Kind::kString: out->append(v.s, v.len); return;
     case Kind::kList:
@@ -138,14 +149,45 @@ void AppendValue(const Value& v, std::string* out) {
     }
     case Kind::kRecord: *out += "(record)"; return;
     case Kind::kIter: *out += "(iterator)"; return;
+    case Kind::kError: *out += "(error)"; return;
   }
 }
 
-#define FAIL(msg)        \
-  do {                   \
-    err->what = (msg);   \
-    return false;        \
+#define FAIL(msg)   \
+  do {              \
+    failure = (msg); \
+    goto failed;    \
   } while (0)
+
+namespace {
+inline Value ErrorValue() {
+  Value v;
+  v.kind = Kind::kError;
+  return v;
+}
+// Which register operands (bit 1: b, bit 2: c) make an instruction fail when
+// they hold an error. Instructions that combine or test errors themselves
+// (and, or, has_field, jumps, iteration, ret) are not listed.
+struct StrictOperands {
+  uint8_t mask[256] = {};
+  StrictOperands() {
+    for (int op = 0; op < static_cast<int>(Op::kCount); ++op) {
+      switch (static_cast<Op>(op)) {
+        case Op::kMove: case Op::kHasField: case Op::kAnd: case Op::kOr: case Op::kJumpIfFalse:
+        case Op::kJumpIfTrue: case Op::kIterBegin: case Op::kIterNext: case Op::kIterEnd: case Op::kRet:
+          continue;
+        default: break;
+      }
+      const char* f = GetOpInfo(static_cast<Op>(op)).format;
+      mask[op] = static_cast<uint8_t>((f[1] == 'R' ? 1 : 0) | (f[2] == 'R' ? 2 : 0));
+    }
+  }
+};
+const StrictOperands kStrict;
+
+// Kleene truth value: 1 true, 0 false, -1 unknown (an error or a non-bool).
+inline int Truth(const Value& v) { return v.kind == Kind::kBool ? (v.b ? 1 : 0) : -1; }
+}  // namespace
 
 bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs, Arena* arena, Value* result,
               VmError* err) {
@@ -154,15 +196,26 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
   const Value* consts = p.consts.data();
   uint32_t pc = 0;
   uint32_t steps = kStepBudget;
+  // Registers start empty, so nothing from an earlier chunk (or engine) is read.
+  for (uint32_t i = 0; i < ch.nregs; ++i) regs[i] = Value();
+  err->what = nullptr;
+  err->slot = -1;
   for (;;) {
     const Instr in = code[pc++];
     Value& A = regs[in.a];
+    const char* failure = nullptr;
+    if (const uint8_t strict = kStrict.mask[static_cast<uint8_t>(in.op)]) {
+      if (((strict & 1) && regs[in.b].kind == Kind::kError) || ((strict & 2) && regs[in.c].kind == Kind::kError)) {
+        A = ErrorValue();  // propagate; the first failure already named the error
+        continue;
+      }
+    }
     switch (in.op) {
       case Op::kNop:
         break;
       case Op::kLoadSlot:
         if (slots[in.c].kind == Kind::kMissing) {
-          err->slot = static_cast<int32_t>(in.c);
+          if (!err->what) err->slot = static_cast<int32_t>(in.c);
           FAIL("attribute is absent");
         }
         A = slots[in.c];
@@ -179,6 +232,10 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kField:
       case Op::kHasField: {
         const Value& r = regs[in.b];
+        if (in.op == Op::kHasField && (r.kind == Kind::kMissing || r.kind == Kind::kError)) {
+          A = Value::Bool(false);  // has(a.b.c) is false when a.b is absent
+          break;
+        }
         if (r.kind != Kind::kRecord) FAIL("field access on a value that is not a record");
         const bool present = in.c < r.len && r.items[in.c].kind != Kind::kMissing;
         if (in.op == Op::kHasField) {
@@ -217,6 +274,20 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         if (regs[in.b].kind != Kind::kBool) FAIL("not of a non-bool");
         A = Value::Bool(!regs[in.b].b);
         break;
+      case Op::kAnd:
+      case Op::kOr: {
+        const int x = Truth(regs[in.b]), y = Truth(regs[in.c]);
+        const int dominant = in.op == Op::kAnd ? 0 : 1;
+        if (x == dominant || y == dominant) {
+          A = Value::Bool(dominant == 1);
+        } else if (x < 0 || y < 0) {
+          FAIL(regs[in.b].kind == Kind::kError || regs[in.c].kind == Kind::kError ? "operand failed"
+                                                                                   : "and/or of a non-bool");
+        } else {
+          A = Value::Bool(dominant == 0);
+        }
+        break;
+      }
       case Op::kNeg: {
         const Value& r = regs[in.b];
         if (r.kind == Kind::kInt || r.kind == Kind::kDuration) {
@@ -381,13 +452,21 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         break;
       case Op::kJumpIfFalse:
       case Op::kJumpIfTrue:
-        if (A.kind != Kind::kBool) FAIL("condition is not a bool");
-        if (A.b == (in.op == Op::kJumpIfTrue)) pc = in.c;
+        // An error decides nothing: execution goes on as for the other value.
+        if (A.kind == Kind::kBool && A.b == (in.op == Op::kJumpIfTrue)) pc = in.c;
         break;
       case Op::kIterBegin: {
         const Value& l = regs[in.b];
-        if (l.kind != Kind::kList) FAIL("iterating a value that is not a list");
+        if (l.kind != Kind::kList) {
+          if (!err->what) err->what = "iterating a value that is not a list";
+          A = ErrorValue();
+          pc = in.c;  // never enter the body without an item
+          break;
+        }
         if (l.len == 0) {
+          Value done;
+          done.kind = Kind::kIter;
+          A = done;
           pc = in.c;
           break;
         }
@@ -411,12 +490,26 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         }
         break;
       }
+      case Op::kIterEnd:
+        if (regs[in.b].kind == Kind::kError) A = ErrorValue();
+        break;
       case Op::kRet:
+        if (A.kind == Kind::kError) {
+          if (!err->what) err->what = "rule error";
+          return false;
+        }
         *result = A;
+        err->what = nullptr;
+        err->slot = -1;
         return true;
       default:
         FAIL("unknown instruction");
     }
+    continue;
+  failed:
+    // The first failure names the error; later ones only propagate it.
+    if (!err->what) err->what = failure;
+    regs[in.a] = ErrorValue();
   }
 }
 

@@ -1,0 +1,1776 @@
+// Tests for the rule VM (engine/runtime/vm.h) and the program verifier
+// (VerifyAndLink in engine/runtime/program.h): every opcode's result and its
+// error on operands of the wrong kind, integer overflow and division by zero,
+// membership in sorted and unsorted collections, quantifier loops and the step
+// budget; the verifier's refusal of every kind of malformed program; and the
+// opcode table as the disassembler's single source of mnemonics.
+#include "engine/runtime/vm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/compiler/compiler.h"
+#include "engine/runtime/decode.h"
+#include "engine/runtime/program.h"
+
+namespace gavel {
+namespace {
+
+// Tests of behaviour the engine gets wrong today skip unless this is set, so the
+// suite stays green while the bug is open; the skip message names the bug.
+bool RunKnownBugs() { return std::getenv("GAVEL_RUN_KNOWN_BUGS") != nullptr; }
+#define KNOWN_ENGINE_BUG(what) \
+  if (!RunKnownBugs()) GTEST_SKIP() << "engine bug: " << what << " (set GAVEL_RUN_KNOWN_BUGS=1 to run)"
+
+const char* const kBuiltinNames[] = {
+#define GAVEL_TEST_SLOT_NAME(name, path) path,
+    GAVEL_BUILTIN_SLOTS(GAVEL_TEST_SLOT_NAME)
+#undef GAVEL_TEST_SLOT_NAME
+};
+
+Instr I(Op op, uint32_t a = 0, uint32_t b = 0, uint32_t c = 0) {
+  return Instr{op, static_cast<uint8_t>(a), static_cast<uint16_t>(b), c};
+}
+
+// A constant to put into a hand-built program's pool.
+struct CV {
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;
+  std::vector<CV> items;  // maps: key, value, key, value ...
+  bool sorted = false;
+};
+CV CInt(int64_t v) { CV c; c.kind = Kind::kInt; c.i = v; return c; }
+CV CFloat(double v) { CV c; c.kind = Kind::kFloat; c.f = v; return c; }
+CV CBool(bool v) { CV c; c.kind = Kind::kBool; c.i = v; return c; }
+CV CDur(int64_t ms) { CV c; c.kind = Kind::kDuration; c.i = ms; return c; }
+CV CStr(std::string v) { CV c; c.kind = Kind::kString; c.s = std::move(v); return c; }
+CV CList(std::vector<CV> items, bool sorted = false) {
+  CV c; c.kind = Kind::kList; c.items = std::move(items); c.sorted = sorted; return c;
+}
+CV CRecord(std::vector<CV> items) { CV c; c.kind = Kind::kRecord; c.items = std::move(items); return c; }
+CV CMap(std::vector<std::pair<std::string, CV>> entries) {
+  CV c;
+  c.kind = Kind::kMap;
+  for (auto& [k, v] : entries) {
+    c.items.push_back(CStr(k));
+    c.items.push_back(v);
+  }
+  return c;
+}
+CV CInts(std::vector<int64_t> v, bool sorted = false) {
+  std::vector<CV> items;
+  for (int64_t x : v) items.push_back(CInt(x));
+  return CList(items, sorted);
+}
+CV CStrs(std::vector<std::string> v, bool sorted = false) {
+  std::vector<CV> items;
+  for (auto& x : v) items.push_back(CStr(x));
+  return CList(items, sorted);
+}
+
+// Builds a Program by hand. The program stays at one address (linked constants
+// point into its own string pool).
+class Builder {
+ public:
+  Builder() : p_(std::make_unique<Program>()) {
+    p_->package = "test.vm";
+    p_->version = "1";
+    for (const char* n : kBuiltinNames) {
+      SlotInfo s;
+      s.name = n;
+      s.type = SlotType::kBuiltin;
+      p_->slots.push_back(s);
+    }
+    p_->words = 1;
+  }
+  Program& p() { return *p_; }
+  std::unique_ptr<Program> Release() { return std::move(p_); }
+
+  uint32_t Slot(const std::string& name, Root root, SlotType type, int32_t def = -1) {
+    SlotInfo s;
+    s.name = name;
+    s.root = root;
+    s.type = type;
+    s.default_const = def;
+    p_->slots.push_back(s);
+    return static_cast<uint32_t>(p_->slots.size() - 1);
+  }
+  uint32_t Const(const CV& v) {
+    const uint32_t idx = static_cast<uint32_t>(p_->const_entries.size());
+    p_->const_entries.emplace_back();
+    Fill(idx, v);
+    return idx;
+  }
+  uint32_t RawConst(Kind kind, uint32_t len, uint64_t payload, uint8_t sorted = 0) {
+    ConstEntry e;
+    e.kind = kind;
+    e.len = len;
+    e.payload = payload;
+    e.sorted = sorted;
+    p_->const_entries.push_back(e);
+    return static_cast<uint32_t>(p_->const_entries.size() - 1);
+  }
+  uint32_t Chunk(const std::vector<Instr>& code, uint16_t nregs) {
+    Gavel_Chunk c;
+    c.begin = static_cast<uint32_t>(p_->code.size());
+    c.size = static_cast<uint32_t>(code.size());
+    c.nregs = nregs;
+    p_->code.insert(p_->code.end(), code.begin(), code.end());
+    p_->chunks.push_back(c);
+    return static_cast<uint32_t>(p_->chunks.size() - 1);
+  }
+  uint32_t Patterns(const std::string& name, std::vector<Pattern> pats) {
+    PatternSet ps;
+    ps.name = name;
+    ps.patterns = std::move(pats);
+    p_->pattern_sets.push_back(ps);
+    return static_cast<uint32_t>(p_->pattern_sets.size() - 1);
+  }
+  // A predicate over `chunk` and a deny rule firing on it.
+  void PredicateRule(uint32_t chunk, const std::string& text = "p") {
+    Predicate pr;
+    pr.chunk = chunk;
+    pr.text = text;
+    const uint32_t bit = static_cast<uint32_t>(p_->predicates.size());
+    p_->predicates.push_back(pr);
+    p_->words = std::max<uint32_t>(1, static_cast<uint32_t>((p_->predicates.size() + 63) / 64));
+    // Rebuild a one-row-per-predicate matrix at the current width.
+    p_->masks.assign(size_t(p_->predicates.size()) * 2 * p_->words, 0);
+    p_->rules.clear();
+    for (uint32_t i = 0; i < p_->predicates.size(); ++i) {
+      p_->masks[size_t(i) * 2 * p_->words + i / 64] |= uint64_t(1) << (i % 64);
+      Rule r;
+      r.name = "r" + std::to_string(i);
+      r.effect = Effect::kDeny;
+      r.conj_begin = i;
+      r.conj_count = 1;
+      p_->rules.push_back(r);
+    }
+    (void)bit;
+  }
+
+ private:
+  using Gavel_Chunk = ::gavel::Chunk;
+  void Fill(uint32_t idx, const CV& v) {
+    ConstEntry e;
+    e.kind = v.kind;
+    e.sorted = v.sorted;
+    switch (v.kind) {
+      case Kind::kBool:
+      case Kind::kInt:
+      case Kind::kDuration:
+        e.payload = static_cast<uint64_t>(v.i);
+        break;
+      case Kind::kFloat:
+        std::memcpy(&e.payload, &v.f, sizeof v.f);
+        break;
+      case Kind::kString:
+        e.payload = p_->strings.size();
+        e.len = static_cast<uint32_t>(v.s.size());
+        p_->strings += v.s;
+        break;
+      default: {
+        const uint32_t first = static_cast<uint32_t>(p_->const_entries.size());
+        p_->const_entries.resize(first + v.items.size());
+        for (size_t k = 0; k < v.items.size(); ++k) Fill(static_cast<uint32_t>(first + k), v.items[k]);
+        e.payload = v.items.empty() ? 0 : first;
+        e.len = static_cast<uint32_t>(v.kind == Kind::kMap ? v.items.size() / 2 : v.items.size());
+      }
+    }
+    p_->const_entries[idx] = e;
+  }
+  std::unique_ptr<Program> p_;
+};
+
+// What a chunk produced, copied out so it outlives the program.
+struct Outcome {
+  bool ok = false;
+  Kind kind = Kind::kMissing;
+  bool b = false;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;
+  uint32_t len = 0;
+  uint8_t reserved = 0;
+  std::string err;
+  int32_t slot = -1;
+};
+
+Outcome Capture(bool ok, const Value& v, const VmError& e) {
+  Outcome o;
+  o.ok = ok;
+  if (!ok) {
+    o.err = e.what ? e.what : "(null)";
+    o.slot = e.slot;
+    return o;
+  }
+  o.kind = v.kind;
+  o.len = v.len;
+  o.reserved = v.reserved;
+  switch (v.kind) {
+    case Kind::kBool: o.b = v.b; break;
+    case Kind::kInt:
+    case Kind::kDuration: o.i = v.i; break;
+    case Kind::kFloat: o.f = v.f; break;
+    case Kind::kString: o.s.assign(v.s, v.len); break;
+    default: break;
+  }
+  return o;
+}
+
+std::string Describe(const Outcome& o) {
+  std::ostringstream ss;
+  if (!o.ok) {
+    ss << "error: " << o.err;
+  } else {
+    ss << KindName(o.kind) << " ";
+    if (o.kind == Kind::kBool) ss << (o.b ? "true" : "false");
+    if (o.kind == Kind::kInt || o.kind == Kind::kDuration) ss << o.i;
+    if (o.kind == Kind::kFloat) ss << o.f;
+    if (o.kind == Kind::kString) ss << '"' << o.s << '"';
+  }
+  return ss.str();
+}
+
+// Verifies and runs chunk `chunk` of b's program over `slots` (missing ones absent).
+class Runner {
+ public:
+  explicit Runner(Builder& b) : b_(b) {
+    const std::string e = VerifyAndLink(&b_.p());
+    EXPECT_EQ(e, "") << "the verifier refused a well-formed test program";
+    verified_ = e.empty();
+    slots_.assign(b_.p().slots.size(), Value());
+    regs_.assign(std::max<size_t>(b_.p().max_regs, 1), Value());
+  }
+  Value& slot(uint32_t i) { return slots_[i]; }
+  Outcome Run(uint32_t chunk) {
+    if (!verified_) return Outcome();
+    Value v;
+    VmError e;
+    const bool ok = RunChunk(b_.p(), chunk, slots_.data(), regs_.data(), &arena_, &v, &e);
+    return Capture(ok, v, e);
+  }
+  Value RunValue(uint32_t chunk, bool* ok, VmError* e) {
+    Value v;
+    *ok = RunChunk(b_.p(), chunk, slots_.data(), regs_.data(), &arena_, &v, e);
+    return v;
+  }
+  std::vector<Value>& regs() { return regs_; }
+
+ private:
+  Builder& b_;
+  bool verified_ = false;
+  std::vector<Value> slots_, regs_;
+  Arena arena_;
+};
+
+Outcome Binary(Op op, const CV& x, const CV& y) {
+  Builder b;
+  const uint32_t kx = b.Const(x), ky = b.Const(y);
+  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, kx), I(Op::kLoadConst, 1, 0, ky), I(op, 2, 0, 1), I(Op::kRet, 2)}, 3);
+  Runner r(b);
+  return r.Run(ch);
+}
+Outcome BinaryK(Op op, const CV& x, const CV& y) {
+  Builder b;
+  const uint32_t kx = b.Const(x), ky = b.Const(y);
+  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, kx), I(op, 1, 0, ky), I(Op::kRet, 1)}, 2);
+  Runner r(b);
+  return r.Run(ch);
+}
+Outcome Unary(Op op, const CV& x) {
+  Builder b;
+  const uint32_t kx = b.Const(x);
+  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, kx), I(op, 1, 0), I(Op::kRet, 1)}, 2);
+  Runner r(b);
+  return r.Run(ch);
+}
+
+// Assertion helpers with the operation in the failure message.
+#define EXPECT_BOOL(outcome, value)                                        \
+  do {                                                                     \
+    const Outcome o_ = (outcome);                                          \
+    EXPECT_TRUE(o_.ok && o_.kind == Kind::kBool && o_.b == (value))        \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+  } while (0)
+#define EXPECT_INT(outcome, value)                                         \
+  do {                                                                     \
+    const Outcome o_ = (outcome);                                          \
+    EXPECT_TRUE(o_.ok && o_.kind == Kind::kInt && o_.i == (value))         \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+  } while (0)
+#define EXPECT_DUR(outcome, value)                                          \
+  do {                                                                      \
+    const Outcome o_ = (outcome);                                           \
+    EXPECT_TRUE(o_.ok && o_.kind == Kind::kDuration && o_.i == (value))     \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value) << "ms"; \
+  } while (0)
+#define EXPECT_FLOAT_RESULT(outcome, value)                                \
+  do {                                                                     \
+    const Outcome o_ = (outcome);                                          \
+    EXPECT_TRUE(o_.ok && o_.kind == Kind::kFloat && o_.f == (value))       \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+  } while (0)
+#define EXPECT_STR(outcome, value)                                         \
+  do {                                                                     \
+    const Outcome o_ = (outcome);                                          \
+    EXPECT_TRUE(o_.ok && o_.kind == Kind::kString && o_.s == (value))      \
+        << #outcome << " gave " << Describe(o_) << ", want \"" << (value) << '"'; \
+  } while (0)
+#define EXPECT_VM_ERROR(outcome, message)                                  \
+  do {                                                                     \
+    const Outcome o_ = (outcome);                                          \
+    EXPECT_TRUE(!o_.ok && o_.err == std::string(message))                  \
+        << #outcome << " gave " << Describe(o_) << ", want error: " << (message); \
+  } while (0)
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+
+// ---------------------------------------------------------------------------
+// Opcodes: loads, records, collections
+
+TEST(VmOps, LoadSlotHasSlotLoadConstMove) {
+  Builder b;
+  const uint32_t s = b.Slot("principal.team", Root::kPrincipal, SlotType::kString);
+  const uint32_t k = b.Const(CStr("konst"));
+  const uint32_t load = b.Chunk({I(Op::kLoadSlot, 0, 0, s), I(Op::kRet, 0)}, 1);
+  const uint32_t has = b.Chunk({I(Op::kHasSlot, 0, 0, s), I(Op::kRet, 0)}, 1);
+  const uint32_t konst = b.Chunk({I(Op::kLoadConst, 1, 0, k), I(Op::kMove, 0, 1), I(Op::kRet, 0)}, 2);
+  const uint32_t nop = b.Chunk({I(Op::kNop), I(Op::kLoadConst, 0, 0, k), I(Op::kNop), I(Op::kRet, 0)}, 1);
+  Runner r(b);
+  const Outcome absent = r.Run(load);
+  EXPECT_FALSE(absent.ok);
+  EXPECT_EQ(absent.err, "attribute is absent");
+  EXPECT_EQ(absent.slot, static_cast<int32_t>(s));
+  EXPECT_BOOL(r.Run(has), false);
+  r.slot(s) = Value::String("support");
+  EXPECT_STR(r.Run(load), "support");
+  EXPECT_BOOL(r.Run(has), true);
+  EXPECT_STR(r.Run(konst), "konst");
+  EXPECT_STR(r.Run(nop), "konst");
+}
+
+TEST(VmOps, FieldAndHasField) {
+  Builder b;
+  const uint32_t rec = b.Const(CRecord({CFloat(2.5), CFloat(10.0)}));
+  const uint32_t num = b.Const(CInt(1));
+  const uint32_t field1 = b.Chunk({I(Op::kLoadConst, 0, 0, rec), I(Op::kField, 1, 0, 1), I(Op::kRet, 1)}, 2);
+  const uint32_t field5 = b.Chunk({I(Op::kLoadConst, 0, 0, rec), I(Op::kField, 1, 0, 5), I(Op::kRet, 1)}, 2);
+  const uint32_t has1 = b.Chunk({I(Op::kLoadConst, 0, 0, rec), I(Op::kHasField, 1, 0, 1), I(Op::kRet, 1)}, 2);
+  const uint32_t has5 = b.Chunk({I(Op::kLoadConst, 0, 0, rec), I(Op::kHasField, 1, 0, 5), I(Op::kRet, 1)}, 2);
+  const uint32_t field_int = b.Chunk({I(Op::kLoadConst, 0, 0, num), I(Op::kField, 1, 0, 0), I(Op::kRet, 1)}, 2);
+  const uint32_t has_int = b.Chunk({I(Op::kLoadConst, 0, 0, num), I(Op::kHasField, 1, 0, 0), I(Op::kRet, 1)}, 2);
+  // A decoded record with an absent field (a message without a name).
+  const uint32_t msgs = kSlotRequestMessages;
+  const uint32_t name_of_first = b.Chunk({I(Op::kLoadSlot, 0, 0, msgs), I(Op::kLoadConst, 1, 0, b.Const(CInt(0))),
+                                          I(Op::kIndex, 2, 0, 1), I(Op::kField, 3, 2, kMessageName), I(Op::kRet, 3)},
+                                         4);
+  const uint32_t has_name = b.Chunk({I(Op::kLoadSlot, 0, 0, msgs), I(Op::kLoadConst, 1, 0, b.Const(CInt(0))),
+                                     I(Op::kIndex, 2, 0, 1), I(Op::kHasField, 3, 2, kMessageName), I(Op::kRet, 3)},
+                                    4);
+  Runner r(b);
+  EXPECT_FLOAT_RESULT(r.Run(field1), 10.0);
+  EXPECT_VM_ERROR(r.Run(field5), "field is absent");
+  EXPECT_BOOL(r.Run(has1), true);
+  EXPECT_BOOL(r.Run(has5), false);
+  EXPECT_VM_ERROR(r.Run(field_int), "field access on a value that is not a record");
+  EXPECT_VM_ERROR(r.Run(has_int), "field access on a value that is not a record");
+
+  Value fields[kMessageFieldCount];
+  fields[kMessageRole] = Value::String("user");
+  fields[kMessageContent] = Value::String("hi");
+  Value message = Value::Aggregate(Kind::kRecord, fields, kMessageFieldCount);
+  r.slot(msgs) = Value::Aggregate(Kind::kList, &message, 1);
+  EXPECT_VM_ERROR(r.Run(name_of_first), "field is absent");
+  EXPECT_BOOL(r.Run(has_name), false);
+  fields[kMessageName] = Value::String("bob");
+  EXPECT_STR(r.Run(name_of_first), "bob");
+  EXPECT_BOOL(r.Run(has_name), true);
+}
+
+TEST(VmOps, Index) {
+  const CV list = CInts({10, 20, 30});
+  const CV map = CMap({{"a", CInt(1)}, {"b", CInt(2)}});
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(0)), 10);
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(2)), 30);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(3)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-1)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CStr("0")), "list index is not an int");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CFloat(0)), "list index is not an int");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CList({}), CInt(0)), "list index out of range");
+  EXPECT_INT(Binary(Op::kIndex, map, CStr("b")), 2);
+  EXPECT_INT(Binary(Op::kIndex, map, CStr("a")), 1);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, map, CStr("z")), "key not found in map");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, map, CStr("")), "key not found in map");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, map, CInt(0)), "map key is not a string");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CMap({}), CStr("a")), "key not found in map");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CStr("abc"), CInt(0)), "indexing a value that is not a list or map");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CRecord({CInt(1)}), CInt(0)), "indexing a value that is not a list or map");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CInt(5), CInt(0)), "indexing a value that is not a list or map");
+}
+
+TEST(VmOps, Len) {
+  EXPECT_INT(Unary(Op::kLen, CStr("h\xc3\xa9llo")), 6);  // bytes
+  EXPECT_INT(Unary(Op::kLen, CStr("")), 0);
+  EXPECT_INT(Unary(Op::kLen, CInts({1, 2, 3})), 3);
+  EXPECT_INT(Unary(Op::kLen, CList({})), 0);
+  EXPECT_INT(Unary(Op::kLen, CMap({{"a", CInt(1)}, {"b", CInt(2)}})), 2);
+  EXPECT_VM_ERROR(Unary(Op::kLen, CInt(5)), "len of a scalar");
+  EXPECT_VM_ERROR(Unary(Op::kLen, CBool(true)), "len of a scalar");
+  EXPECT_VM_ERROR(Unary(Op::kLen, CRecord({CInt(1)})), "len of a scalar");
+}
+
+// ---------------------------------------------------------------------------
+// Opcodes: logic and arithmetic
+
+TEST(VmOps, NotNegToFloat) {
+  EXPECT_BOOL(Unary(Op::kNot, CBool(true)), false);
+  EXPECT_BOOL(Unary(Op::kNot, CBool(false)), true);
+  EXPECT_VM_ERROR(Unary(Op::kNot, CInt(0)), "not of a non-bool");
+  EXPECT_VM_ERROR(Unary(Op::kNot, CStr("")), "not of a non-bool");
+
+  EXPECT_INT(Unary(Op::kNeg, CInt(5)), -5);
+  EXPECT_INT(Unary(Op::kNeg, CInt(kMax)), -kMax);
+  EXPECT_VM_ERROR(Unary(Op::kNeg, CInt(kMin)), "integer overflow");
+  EXPECT_FLOAT_RESULT(Unary(Op::kNeg, CFloat(2.5)), -2.5);
+  EXPECT_DUR(Unary(Op::kNeg, CDur(1500)), -1500);
+  EXPECT_VM_ERROR(Unary(Op::kNeg, CDur(kMin)), "integer overflow");
+  EXPECT_VM_ERROR(Unary(Op::kNeg, CStr("5")), "negation of a non-number");
+  EXPECT_VM_ERROR(Unary(Op::kNeg, CBool(true)), "negation of a non-number");
+
+  EXPECT_FLOAT_RESULT(Unary(Op::kToFloat, CInt(3)), 3.0);
+  EXPECT_FLOAT_RESULT(Unary(Op::kToFloat, CInt(-7)), -7.0);
+  EXPECT_FLOAT_RESULT(Unary(Op::kToFloat, CFloat(0.5)), 0.5);
+  EXPECT_VM_ERROR(Unary(Op::kToFloat, CStr("3")), "conversion of a non-number");
+  EXPECT_VM_ERROR(Unary(Op::kToFloat, CDur(3)), "conversion of a non-number");
+}
+
+TEST(VmOps, IntegerArithmetic) {
+  EXPECT_INT(Binary(Op::kAdd, CInt(2), CInt(3)), 5);
+  EXPECT_INT(Binary(Op::kSub, CInt(2), CInt(3)), -1);
+  EXPECT_INT(Binary(Op::kMul, CInt(4), CInt(-5)), -20);
+  EXPECT_INT(Binary(Op::kDiv, CInt(7), CInt(2)), 3);
+  EXPECT_INT(Binary(Op::kDiv, CInt(-7), CInt(2)), -3);  // truncates
+  EXPECT_INT(Binary(Op::kMod, CInt(7), CInt(3)), 1);
+  EXPECT_INT(Binary(Op::kMod, CInt(-7), CInt(3)), -1);
+  EXPECT_INT(Binary(Op::kAdd, CInt(kMax - 1), CInt(1)), kMax);
+  EXPECT_INT(Binary(Op::kSub, CInt(kMin + 1), CInt(1)), kMin);
+  EXPECT_INT(Binary(Op::kDiv, CInt(kMin), CInt(1)), kMin);
+  EXPECT_INT(Binary(Op::kMod, CInt(kMin), CInt(3)), kMin % 3);
+}
+
+TEST(VmOps, IntegerOverflowAndDivisionByZeroAreErrors) {
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CInt(kMax), CInt(1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CInt(kMin), CInt(-1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kSub, CInt(kMin), CInt(1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kSub, CInt(0), CInt(kMin)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kMul, CInt(kMax), CInt(2)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kMul, CInt(kMin), CInt(-1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kMul, CInt(int64_t(1) << 32), CInt(int64_t(1) << 31)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CInt(kMin), CInt(-1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kMod, CInt(kMin), CInt(-1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CInt(1), CInt(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kMod, CInt(1), CInt(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CInt(0), CInt(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CFloat(1), CFloat(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CInt(1), CFloat(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CFloat(1), CInt(0)), "division by zero");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CDur(kMax), CDur(1)), "integer overflow");
+  EXPECT_VM_ERROR(Binary(Op::kSub, CDur(kMin), CDur(1)), "integer overflow");
+}
+
+TEST(VmOps, FloatDurationAndStringArithmetic) {
+  EXPECT_FLOAT_RESULT(Binary(Op::kAdd, CFloat(1.5), CInt(2)), 3.5);
+  EXPECT_FLOAT_RESULT(Binary(Op::kAdd, CInt(2), CFloat(1.5)), 3.5);
+  EXPECT_FLOAT_RESULT(Binary(Op::kSub, CFloat(1.0), CFloat(0.25)), 0.75);
+  EXPECT_FLOAT_RESULT(Binary(Op::kMul, CFloat(2.5), CInt(4)), 10.0);
+  EXPECT_FLOAT_RESULT(Binary(Op::kDiv, CInt(1), CFloat(2.0)), 0.5);
+  EXPECT_VM_ERROR(Binary(Op::kMod, CFloat(5.0), CInt(2)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kMod, CInt(5), CFloat(2)), "arithmetic on values of the wrong kind");
+
+  EXPECT_DUR(Binary(Op::kAdd, CDur(1000), CDur(500)), 1500);
+  EXPECT_DUR(Binary(Op::kSub, CDur(1000), CDur(1500)), -500);
+  EXPECT_VM_ERROR(Binary(Op::kMul, CDur(1000), CDur(2)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kDiv, CDur(1000), CDur(2)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CDur(1000), CInt(2)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CInt(2), CDur(1000)), "arithmetic on values of the wrong kind");
+
+  EXPECT_STR(Binary(Op::kAdd, CStr("ab"), CStr("cd")), "abcd");
+  EXPECT_STR(Binary(Op::kAdd, CStr(""), CStr("")), "");
+  EXPECT_VM_ERROR(Binary(Op::kSub, CStr("ab"), CStr("b")), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CStr("ab"), CInt(1)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CBool(true), CBool(true)), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kAdd, CInts({1}), CInts({2})), "arithmetic on values of the wrong kind");
+}
+
+TEST(VmOps, Comparisons) {
+  struct Case {
+    CV x, y;
+    bool eq, lt;  // ne = !eq, le = lt || eq, gt = !le, ge = !lt
+  } cases[] = {
+      {CInt(1), CInt(2), false, true},
+      {CInt(2), CInt(2), true, false},
+      {CInt(3), CInt(2), false, false},
+      {CInt(kMin), CInt(kMax), false, true},
+      {CInt(3), CFloat(3.0), true, false},
+      {CFloat(2.5), CInt(3), false, true},
+      {CFloat(-0.0), CFloat(0.0), true, false},
+      {CStr("a"), CStr("b"), false, true},
+      {CStr("B"), CStr("a"), false, true},  // byte order
+      {CStr("ab"), CStr("abc"), false, true},
+      {CStr("abc"), CStr("abc"), true, false},
+      {CStr(""), CStr(""), true, false},
+      {CStr("\xc3\xa9"), CStr("z"), false, false},  // bytes compare unsigned
+      {CDur(1000), CDur(1000), true, false},
+      {CDur(999), CDur(1000), false, true},
+      {CBool(true), CBool(true), true, false},
+      {CBool(false), CBool(true), false, true},
+  };
+  const Op reg_ops[] = {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe};
+  const Op k_ops[] = {Op::kEqK, Op::kNeK, Op::kLtK, Op::kLeK, Op::kGtK, Op::kGeK};
+  for (const Case& c : cases) {
+    const bool want[] = {c.eq, !c.eq, c.lt, c.lt || c.eq, !(c.lt || c.eq), !c.lt};
+    for (int k = 0; k < 6; ++k) {
+      const Outcome r = Binary(reg_ops[k], c.x, c.y);
+      EXPECT_TRUE(r.ok && r.kind == Kind::kBool && r.b == want[k])
+          << GetOpInfo(reg_ops[k]).mnemonic << " of kinds " << int(c.x.kind) << "," << int(c.y.kind) << " values "
+          << c.x.i << c.x.s << c.x.f << " / " << c.y.i << c.y.s << c.y.f << " gave " << Describe(r);
+      const Outcome rk = BinaryK(k_ops[k], c.x, c.y);
+      EXPECT_TRUE(rk.ok && rk.kind == Kind::kBool && rk.b == want[k])
+          << GetOpInfo(k_ops[k]).mnemonic << " gave " << Describe(rk);
+    }
+  }
+}
+
+TEST(VmOps, ComparingDifferentKindsIsAnErrorNotUndefinedBehaviour) {
+  // A hostile program comparing a string with an int: a rule error.
+  const std::pair<CV, CV> bad[] = {
+      {CStr("1"), CInt(1)},           {CInt(1), CStr("1")},        {CDur(1000), CInt(1000)},
+      {CInt(1000), CDur(1000)},       {CBool(true), CInt(1)},      {CFloat(1), CDur(1)},
+      {CInts({1}), CInts({1})},       {CMap({}), CMap({})},        {CRecord({CInt(1)}), CRecord({CInt(1)})},
+      {CStr("a"), CStrs({"a"})},      {CBool(false), CStr("")},
+  };
+  for (const Op op : {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe}) {
+    for (const auto& [x, y] : bad) {
+      EXPECT_VM_ERROR(Binary(op, x, y), "comparison of values of different kinds");
+    }
+  }
+  for (const Op op : {Op::kEqK, Op::kNeK, Op::kLtK, Op::kLeK, Op::kGtK, Op::kGeK}) {
+    EXPECT_VM_ERROR(BinaryK(op, CStr("1"), CInt(1)), "comparison of values of different kinds");
+  }
+  // An absent register (never written in this chunk) compares as an error too.
+  Builder b;
+  const uint32_t k = b.Const(CStr("x"));
+  const uint32_t ch = b.Chunk({I(Op::kEqK, 1, 0, k), I(Op::kRet, 1)}, 2);
+  Runner r(b);
+  EXPECT_VM_ERROR(r.Run(ch), "comparison of values of different kinds");
+}
+
+// ---------------------------------------------------------------------------
+// Membership
+
+TEST(VmOps, InSortedSetUsesBinarySearchAndFindsEveryMember) {
+  std::vector<int64_t> odd;
+  for (int64_t v = 1; v < 200; v += 2) odd.push_back(v);
+  std::vector<std::string> words = {"alpha", "beta", "delta", "epsilon", "eta", "gamma", "iota", "kappa", "zeta"};
+  for (const bool sorted : {true, false}) {
+    SCOPED_TRACE(sorted ? "sorted set" : "unsorted list");
+    Builder b;
+    const uint32_t ints = b.Const(CInts(odd, sorted));
+    const uint32_t strs = b.Const(CStrs(words, sorted));
+    const uint32_t probe = b.Slot("principal.x", Root::kPrincipal, SlotType::kInt);
+    const uint32_t in_ints = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kInK, 1, 0, ints), I(Op::kRet, 1)}, 2);
+    const uint32_t in_strs = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kInK, 1, 0, strs), I(Op::kRet, 1)}, 2);
+    // `in` through a register holds the same (sorted) value.
+    const uint32_t in_reg = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kLoadConst, 1, 0, ints),
+                                     I(Op::kIn, 2, 0, 1), I(Op::kRet, 2)},
+                                    3);
+    Runner r(b);
+    for (int64_t v = -1; v <= 201; ++v) {
+      r.slot(probe) = Value::Int(v);
+      const bool member = v > 0 && v < 200 && v % 2 == 1;
+      EXPECT_BOOL(r.Run(in_ints), member);
+      EXPECT_BOOL(r.Run(in_reg), member);
+    }
+    r.slot(probe) = Value::Int(kMin);
+    EXPECT_BOOL(r.Run(in_ints), false);
+    r.slot(probe) = Value::Int(kMax);
+    EXPECT_BOOL(r.Run(in_ints), false);
+    // Ints and floats compare by value.
+    r.slot(probe) = Value::Float(3.0);
+    EXPECT_BOOL(r.Run(in_ints), true);
+    r.slot(probe) = Value::Float(3.5);
+    EXPECT_BOOL(r.Run(in_ints), false);
+    for (const std::string& w : words) {
+      r.slot(probe) = Value::String(w);
+      EXPECT_BOOL(r.Run(in_strs), true);
+    }
+    for (const char* w : {"", "a", "alph", "alphaa", "b", "beta ", "c", "eps", "z", "zeta\x01", "zz", "\xff"}) {
+      r.slot(probe) = Value::String(w);
+      EXPECT_BOOL(r.Run(in_strs), false);
+    }
+    // A probe of another kind is simply not a member.
+    r.slot(probe) = Value::Int(1);
+    EXPECT_BOOL(r.Run(in_strs), false);
+    r.slot(probe) = Value::String("1");
+    EXPECT_BOOL(r.Run(in_ints), false);
+    r.slot(probe) = Value::Bool(true);
+    EXPECT_BOOL(r.Run(in_ints), false);
+  }
+}
+
+TEST(VmOps, LinkMarksSortedConstantsForBinarySearch) {
+  Builder b;
+  const uint32_t sorted = b.Const(CInts({1, 2, 3}, true));
+  const uint32_t plain = b.Const(CInts({3, 2, 1}));
+  const uint32_t empty = b.Const(CList({}, true));
+  b.Chunk({I(Op::kLoadConst, 0, 0, sorted), I(Op::kRet, 0)}, 1);
+  Runner r(b);
+  EXPECT_EQ(b.p().consts[sorted].reserved, 1);
+  EXPECT_EQ(b.p().consts[plain].reserved, 0);
+  EXPECT_EQ(b.p().consts[empty].reserved, 1);
+  const Outcome o = r.Run(0);
+  EXPECT_EQ(o.reserved, 1);
+  EXPECT_BOOL(BinaryK(Op::kInK, CInt(1), CList({}, true)), false);
+  EXPECT_BOOL(BinaryK(Op::kInK, CStr(""), CList({}, true)), false);
+}
+
+TEST(VmOps, InListsMapsAndStrings) {
+  // Unsorted lists: linear, by value, any scalar kind.
+  EXPECT_BOOL(Binary(Op::kIn, CInt(2), CInts({5, 2, 9, 2})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CInt(4), CInts({5, 2, 9, 2})), false);
+  EXPECT_BOOL(Binary(Op::kIn, CFloat(9.0), CInts({5, 2, 9})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CInt(2), CList({CFloat(0.5), CFloat(2.0)})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("b"), CStrs({"c", "b", "a"})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("d"), CStrs({"c", "b", "a"})), false);
+  EXPECT_BOOL(Binary(Op::kIn, CBool(true), CList({CBool(false), CBool(true)})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CDur(5), CList({CDur(5)})), true);
+  EXPECT_BOOL(Binary(Op::kIn, CInt(5), CList({CDur(5)})), false);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("a"), CList({})), false);
+  // Maps: key test.
+  const CV map = CMap({{"gpt-4o", CStr("gpt-4o-2024-08-06")}, {"mini", CStr("m")}});
+  EXPECT_BOOL(Binary(Op::kIn, CStr("mini"), map), true);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("m"), map), false);  // values are not keys
+  EXPECT_BOOL(BinaryK(Op::kInK, CStr("gpt-4o"), map), true);
+  EXPECT_VM_ERROR(Binary(Op::kIn, CInt(1), map), "membership test on values of the wrong kind");
+  // Strings: substring test.
+  EXPECT_BOOL(Binary(Op::kIn, CStr("ell"), CStr("hello")), true);
+  EXPECT_BOOL(Binary(Op::kIn, CStr(""), CStr("hello")), true);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("Hell"), CStr("hello")), false);
+  EXPECT_BOOL(Binary(Op::kIn, CStr("hello!"), CStr("hello")), false);
+  EXPECT_VM_ERROR(Binary(Op::kIn, CInt(1), CStr("1")), "membership test on values of the wrong kind");
+  // Scalars and records are not containers.
+  EXPECT_VM_ERROR(Binary(Op::kIn, CInt(1), CInt(1)), "membership test on values of the wrong kind");
+  EXPECT_VM_ERROR(Binary(Op::kIn, CInt(1), CRecord({CInt(1)})), "membership test on values of the wrong kind");
+  EXPECT_VM_ERROR(BinaryK(Op::kInK, CStr("a"), CBool(true)), "membership test on values of the wrong kind");
+}
+
+TEST(VmOps, StartsWithEndsWith) {
+  EXPECT_BOOL(Binary(Op::kStartsWith, CStr("hello"), CStr("he")), true);
+  EXPECT_BOOL(Binary(Op::kStartsWith, CStr("hello"), CStr("lo")), false);
+  EXPECT_BOOL(Binary(Op::kStartsWith, CStr("hello"), CStr("hello")), true);
+  EXPECT_BOOL(Binary(Op::kStartsWith, CStr("he"), CStr("hello")), false);
+  EXPECT_BOOL(Binary(Op::kStartsWith, CStr(""), CStr("")), true);
+  EXPECT_BOOL(Binary(Op::kEndsWith, CStr("hello"), CStr("lo")), true);
+  EXPECT_BOOL(Binary(Op::kEndsWith, CStr("hello"), CStr("he")), false);
+  EXPECT_BOOL(Binary(Op::kEndsWith, CStr("lo"), CStr("hello")), false);
+  EXPECT_BOOL(Binary(Op::kEndsWith, CStr("x"), CStr("")), true);
+  EXPECT_VM_ERROR(Binary(Op::kStartsWith, CInt(1), CStr("1")), "startswith/endswith of a non-string");
+  EXPECT_VM_ERROR(Binary(Op::kEndsWith, CStr("1"), CInts({1})), "startswith/endswith of a non-string");
+}
+
+TEST(VmOps, LowerUpperTokens) {
+  EXPECT_STR(Unary(Op::kLower, CStr("MiXeD \xc3\x84 Case 123")), "mixed \xc3\x84 case 123");
+  EXPECT_STR(Unary(Op::kUpper, CStr("MiXeD \xc3\xa4 Case 123")), "MIXED \xc3\xa4 CASE 123");
+  EXPECT_STR(Unary(Op::kLower, CStr("")), "");
+  EXPECT_STR(Unary(Op::kUpper, CStr("@[`{")), "@[`{");
+  EXPECT_VM_ERROR(Unary(Op::kLower, CInt(1)), "lower/upper of a non-string");
+  EXPECT_VM_ERROR(Unary(Op::kUpper, CBool(true)), "lower/upper of a non-string");
+  EXPECT_INT(Unary(Op::kTokens, CStr("")), 0);
+  EXPECT_INT(Unary(Op::kTokens, CStr("a")), 1);
+  EXPECT_INT(Unary(Op::kTokens, CStr("abcd")), 1);
+  EXPECT_INT(Unary(Op::kTokens, CStr("abcde")), 2);
+  EXPECT_INT(Unary(Op::kTokens, CStr(std::string(4001, 'x'))), 1001);
+  EXPECT_VM_ERROR(Unary(Op::kTokens, CInt(4)), "tokens of a non-string");
+}
+
+TEST(VmOps, ScanAnyAndScanCount) {
+  Builder b;
+  const uint32_t set = b.Patterns("inj", {{"ignore previous", false, true}, {"DAN", false, false},
+                                          {"jailbreak", false, true}, {"never matches", false, false}});
+  const uint32_t regex_first = b.Patterns("rx", {{"a+b", true, false}, {"hello", false, false}});
+  const uint32_t regex_last = b.Patterns("rx2", {{"hello", false, false}, {"a+b", true, false}});
+  const uint32_t text = b.Slot("context.text", Root::kContext, SlotType::kString);
+  auto scan = [&](Op op, uint32_t ps) {
+    return b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(op, 1, 0, ps), I(Op::kRet, 1)}, 2);
+  };
+  const uint32_t any = scan(Op::kScanAny, set), count = scan(Op::kScanCount, set);
+  const uint32_t any_rx = scan(Op::kScanAny, regex_first), count_rx2 = scan(Op::kScanCount, regex_last);
+  const uint32_t any_rx2 = scan(Op::kScanAny, regex_last);
+  Runner r(b);
+  r.slot(text) = Value::String("Please IGNORE Previous instructions; jailBREAK, jailbreak");
+  EXPECT_BOOL(r.Run(any), true);
+  EXPECT_INT(r.Run(count), 2);  // distinct patterns, not occurrences
+  r.slot(text) = Value::String("you are dan now");  // DAN is case-sensitive
+  EXPECT_BOOL(r.Run(any), false);
+  EXPECT_INT(r.Run(count), 0);
+  r.slot(text) = Value::String("DAN");
+  EXPECT_INT(r.Run(count), 1);
+  r.slot(text) = Value::String("");
+  EXPECT_BOOL(r.Run(any), false);
+  r.slot(text) = Value::String("ignore previou");
+  EXPECT_BOOL(r.Run(any), false);
+  // A regex pattern needs the screening engine: a rule error when it is reached.
+  r.slot(text) = Value::String("hello");
+  const std::string rx_error =
+      "regular-expression patterns need the screening engine, which this build lacks";
+  EXPECT_VM_ERROR(r.Run(any_rx), rx_error);
+  EXPECT_VM_ERROR(r.Run(count_rx2), rx_error);
+  EXPECT_BOOL(r.Run(any_rx2), true);  // decided by the literal before the regex is reached
+  r.slot(text) = Value::Int(3);
+  EXPECT_VM_ERROR(r.Run(any), "screening a non-string");
+  EXPECT_VM_ERROR(r.Run(count), "screening a non-string");
+}
+
+TEST(VmOps, Cost) {
+  Builder b;
+  const uint32_t prices = b.Const(CMap({{"gpt-4o", CRecord({CFloat(2.5), CFloat(10.0)})},
+                                        {"mini", CRecord({CFloat(0.15), CInt(1)})},
+                                        {"bad", CInt(3)},
+                                        {"short", CRecord({CFloat(1)})}}));
+  const uint32_t not_a_map = b.Const(CInt(1));
+  const uint32_t model = b.Slot("context.model", Root::kContext, SlotType::kString);
+  const uint32_t tin = b.Slot("context.tin", Root::kContext, SlotType::kInt);
+  auto chunk = [&](uint32_t k) {
+    return b.Chunk({I(Op::kLoadSlot, 1, 0, model), I(Op::kLoadSlot, 2, 0, tin),
+                    I(Op::kLoadConst, 3, 0, b.Const(CInt(2000))), I(Op::kCost, 0, 1, k), I(Op::kRet, 0)},
+                   4);
+  };
+  const uint32_t cost = chunk(prices), cost_bad = chunk(not_a_map);
+  Runner r(b);
+  r.slot(model) = Value::String("gpt-4o");
+  r.slot(tin) = Value::Int(1000);
+  EXPECT_FLOAT_RESULT(r.Run(cost), (1000 * 2.5 + 2000 * 10.0) / 1e6);
+  r.slot(model) = Value::String("mini");
+  r.slot(tin) = Value::Float(1e6);
+  EXPECT_FLOAT_RESULT(r.Run(cost), (1e6 * 0.15 + 2000 * 1.0) / 1e6);
+  r.slot(model) = Value::String("unpriced");
+  EXPECT_VM_ERROR(r.Run(cost), "model has no price");
+  r.slot(model) = Value::String("bad");
+  EXPECT_VM_ERROR(r.Run(cost), "price entry is not {input, output}");
+  r.slot(model) = Value::String("short");
+  EXPECT_VM_ERROR(r.Run(cost), "price entry is not {input, output}");
+  r.slot(model) = Value::String("gpt-4o");
+  EXPECT_VM_ERROR(r.Run(cost_bad), "cost() of values of the wrong kind");
+  r.slot(tin) = Value::String("1000");
+  EXPECT_VM_ERROR(r.Run(cost), "cost() of values of the wrong kind");
+  r.slot(tin) = Value::Int(1);
+  r.slot(model) = Value::Int(1);
+  EXPECT_VM_ERROR(r.Run(cost), "cost() of values of the wrong kind");
+}
+
+// ---------------------------------------------------------------------------
+// Control flow and loops
+
+TEST(VmOps, JumpsAndConditions) {
+  Builder b;
+  const uint32_t t = b.Const(CBool(true)), f = b.Const(CBool(false)), one = b.Const(CInt(1)),
+                 two = b.Const(CInt(2)), bad = b.Const(CStr("true"));
+  const uint32_t cond = b.Slot("context.c", Root::kContext, SlotType::kBool);
+  // r1 = c ? 1 : 2, once with jump_if_false and once with jump_if_true
+  const uint32_t if_false = b.Chunk({I(Op::kLoadSlot, 0, 0, cond), I(Op::kJumpIfFalse, 0, 0, 4),
+                                     I(Op::kLoadConst, 1, 0, one), I(Op::kJump, 0, 0, 5),
+                                     I(Op::kLoadConst, 1, 0, two), I(Op::kRet, 1)},
+                                    2);
+  const uint32_t if_true = b.Chunk({I(Op::kLoadSlot, 0, 0, cond), I(Op::kJumpIfTrue, 0, 0, 4),
+                                    I(Op::kLoadConst, 1, 0, two), I(Op::kJump, 0, 0, 5),
+                                    I(Op::kLoadConst, 1, 0, one), I(Op::kRet, 1)},
+                                   2);
+  const uint32_t bad_cond = b.Chunk({I(Op::kLoadConst, 0, 0, bad), I(Op::kJumpIfTrue, 0, 0, 2), I(Op::kRet, 0)}, 1);
+  const uint32_t bad_cond2 = b.Chunk({I(Op::kLoadConst, 0, 0, one), I(Op::kJumpIfFalse, 0, 0, 2), I(Op::kRet, 0)}, 1);
+  (void)t;
+  (void)f;
+  Runner r(b);
+  r.slot(cond) = Value::Bool(true);
+  EXPECT_INT(r.Run(if_false), 1);
+  EXPECT_INT(r.Run(if_true), 1);
+  r.slot(cond) = Value::Bool(false);
+  EXPECT_INT(r.Run(if_false), 2);
+  EXPECT_INT(r.Run(if_true), 2);
+  EXPECT_VM_ERROR(r.Run(bad_cond), "condition is not a bool");
+  EXPECT_VM_ERROR(r.Run(bad_cond2), "condition is not a bool");
+}
+
+// sum = 0; for x in list: sum += x; return sum
+uint32_t SumChunk(Builder& b, uint32_t list_const) {
+  const uint32_t zero = b.Const(CInt(0));
+  return b.Chunk({
+                     I(Op::kLoadConst, 0, 0, zero),        // 0 r0 = 0
+                     I(Op::kLoadConst, 1, 0, list_const),  // 1 r1 = list
+                     I(Op::kIterBegin, 2, 1, 5),           // 2 r2 iter, r3 item; empty -> 5
+                     I(Op::kAdd, 0, 0, 3),                 // 3 r0 += r3
+                     I(Op::kIterNext, 2, 0, 3),            // 4 next -> 3
+                     I(Op::kRet, 0),                       // 5
+                 },
+                 4);
+}
+
+TEST(VmOps, IterationOverLists) {
+  Builder b;
+  const uint32_t sum4 = SumChunk(b, b.Const(CInts({1, 2, 3, 4})));
+  const uint32_t sum1 = SumChunk(b, b.Const(CInts({42})));
+  const uint32_t sum0 = SumChunk(b, b.Const(CList({})));
+  const uint32_t mixed = SumChunk(b, b.Const(CList({CInt(1), CStr("x")})));
+  const uint32_t not_list = SumChunk(b, b.Const(CMap({{"a", CInt(1)}})));
+  const uint32_t string = SumChunk(b, b.Const(CStr("abc")));
+  Runner r(b);
+  EXPECT_INT(r.Run(sum4), 10);
+  EXPECT_INT(r.Run(sum1), 42);
+  EXPECT_INT(r.Run(sum0), 0);
+  EXPECT_VM_ERROR(r.Run(mixed), "arithmetic on values of the wrong kind");
+  EXPECT_VM_ERROR(r.Run(not_list), "iterating a value that is not a list");
+  EXPECT_VM_ERROR(r.Run(string), "iterating a value that is not a list");
+}
+
+TEST(VmOps, IterNextWithoutIterBeginIsAnError) {
+  Builder b;
+  const uint32_t list = b.Const(CInts({1, 2}));
+  // Jumps over the iter_begin into the loop.
+  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, list), I(Op::kJump, 0, 0, 3), I(Op::kIterBegin, 1, 0, 4),
+                               I(Op::kIterNext, 1, 0, 3), I(Op::kRet, 0)},
+                              3);
+  Runner r(b);
+  EXPECT_VM_ERROR(r.Run(ch), "iter_next without iter_begin");
+}
+
+// Nested loops over lists of sizes outer x inner, then a loop over `tail`
+// items: (outer * inner - 1) + (tail - 1) backward jumps. Returns true.
+uint32_t LoopChunk(Builder& b, uint32_t outer, uint32_t inner, uint32_t tail) {
+  std::vector<int64_t> o(outer, 0), in(inner, 0), t(tail, 0);
+  const uint32_t lo = b.Const(CInts(o)), li = b.Const(CInts(in)), lt = b.Const(CInts(t));
+  const uint32_t yes = b.Const(CBool(true));
+  return b.Chunk({
+                     I(Op::kLoadConst, 0, 0, lo),   // 0
+                     I(Op::kLoadConst, 1, 0, li),   // 1
+                     I(Op::kIterBegin, 2, 0, 6),    // 2 outer
+                     I(Op::kIterBegin, 4, 1, 5),    // 3 inner
+                     I(Op::kIterNext, 4, 0, 4),     // 4 inner next
+                     I(Op::kIterNext, 2, 0, 3),     // 5 outer next
+                     I(Op::kLoadConst, 0, 0, lt),   // 6
+                     I(Op::kIterBegin, 6, 0, 9),    // 7 tail
+                     I(Op::kIterNext, 6, 0, 8),     // 8
+                     I(Op::kLoadConst, 8, 0, yes),  // 9
+                     I(Op::kRet, 8),                // 10
+                 },
+                 9);
+}
+
+TEST(VmOps, StepBudgetBoundsLoops) {
+  // 2048 x 2048 nested: 4,194,303 backward jumps; 2049 x 2048: 4,196,351.
+  Builder b;
+  const uint32_t within = LoopChunk(b, 2048, 2048, 1);
+  const uint32_t over = LoopChunk(b, 2049, 2048, 1);
+  Runner r(b);
+  EXPECT_BOOL(r.Run(within), true);
+  EXPECT_VM_ERROR(r.Run(over), "step budget exhausted");
+}
+
+TEST(VmOps, StepBudgetIsTheDocumentedLimit) {
+  // docs/language.md, Resource limits: "backward jumps (loop iterations) per
+  // predicate: 4,194,304; when exceeded: rule error". Exactly 4,194,304 jumps
+  // must therefore succeed and 4,194,305 must fail.
+  KNOWN_ENGINE_BUG("the VM allows only 4,194,303 backward jumps per chunk, one fewer than documented");
+  Builder b;
+  const uint32_t exactly = LoopChunk(b, 2048, 2048, 2);  // 4,194,303 + 1
+  const uint32_t one_more = LoopChunk(b, 2048, 2048, 3);
+  Runner r(b);
+  EXPECT_BOOL(r.Run(exactly), true);
+  EXPECT_VM_ERROR(r.Run(one_more), "step budget exhausted");
+}
+
+TEST(VmOps, RegistersDoNotLeakBetweenChunkRuns) {
+  // A hostile but verified chunk that reads a register it never wrote must not
+  // see what an earlier chunk (possibly of an earlier decision, pointing into a
+  // request body the host has since freed) left there.
+  KNOWN_ENGINE_BUG(
+      "RunChunk does not clear registers and the verifier does not check that registers are written before "
+      "they are read: a chunk can read a stale Value (dangling string pointer) from an earlier run");
+  Builder b;
+  const uint32_t k = b.Const(CStr("gpt-4o"));
+  const uint32_t writer = b.Chunk({I(Op::kLoadSlot, 0, 0, kSlotRequestModel), I(Op::kRet, 0)}, 1);
+  const uint32_t reader = b.Chunk({I(Op::kEqK, 1, 0, k), I(Op::kRet, 1)}, 2);
+  const uint32_t ret_only = b.Chunk({I(Op::kRet, 0)}, 1);
+  Runner r(b);
+  std::string body = "gpt-4o";
+  r.slot(kSlotRequestModel) = Value::String(body);
+  EXPECT_STR(r.Run(writer), "gpt-4o");
+  // The reader never wrote r0: comparing it must be an error (absent), not true.
+  EXPECT_VM_ERROR(r.Run(reader), "comparison of values of different kinds");
+  const Outcome o = r.Run(ret_only);
+  EXPECT_TRUE(o.ok && o.kind == Kind::kMissing) << "ret of an unwritten register gave " << Describe(o);
+}
+
+// ---------------------------------------------------------------------------
+// Quantifiers compiled from policies, run over decoded requests
+
+class CompiledVm : public ::testing::Test {
+ protected:
+  void Compile(const std::string& conditions) {
+    CompileResult r = CompileSource("vm_test.policy", "package test.vm\n" + conditions);
+    ASSERT_TRUE(r.ok()) << r.RenderDiagnostics();
+    program_ = std::move(r.program);
+  }
+  // Runs predicate `text` over the request body.
+  Outcome Predicate(const std::string& text, const std::string& body) {
+    const Program& p = *program_;
+    body_ = body;
+    DecodeInput in;
+    in.request = body_;
+    slots_.assign(p.slots.size(), Value());
+    arena_.Reset();
+    DecodeError err;
+    EXPECT_TRUE(DecodeAll(p, in, DecodeLimits(), &scratch_, &arena_, slots_.data(), &err)) << err.ToString();
+    regs_.assign(p.max_regs, Value());
+    for (const auto& pr : p.predicates) {
+      if (pr.text != text) continue;
+      Value v;
+      VmError e;
+      const bool ok = RunChunk(p, pr.chunk, slots_.data(), regs_.data(), &arena_, &v, &e);
+      return Capture(ok, v, e);
+    }
+    std::string all;
+    for (const auto& pr : p.predicates) all += "\n  " + pr.text;
+    ADD_FAILURE() << "no predicate \"" << text << "\" among:" << all;
+    return Outcome();
+  }
+  std::unique_ptr<Program> program_;
+  DecodeScratch scratch_;
+  Arena arena_;
+  std::vector<Value> slots_, regs_;
+  std::string body_;
+};
+
+TEST_F(CompiledVm, AnyAndAllQuantifiers) {
+  Compile(R"(
+rule a { when any m in request.messages: m.role == "tool" deny }
+rule b { when all m in request.messages: m.role != "system" deny }
+rule c { when any t in request.tools: t.name in {"shell", "exec"} deny }
+rule d { when any m in request.messages: m.name == "bob" deny }
+rule e { when any m in request.messages: has(m.name) and m.name == "bob" deny }
+)");
+  const std::string any_tool = R"(any m in request.messages: m.role == "tool")";
+  const std::string all_not_system = R"(all m in request.messages: m.role != "system")";
+  EXPECT_BOOL(Predicate(any_tool, R"({"messages":[]})"), false);
+  EXPECT_BOOL(Predicate(all_not_system, R"({"messages":[]})"), true);
+  const std::string three = R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"},
+                                            {"role":"tool","content":"t"}]})";
+  EXPECT_BOOL(Predicate(any_tool, three), true);  // the last item
+  EXPECT_BOOL(Predicate(all_not_system, three), false);
+  EXPECT_BOOL(Predicate(any_tool, R"({"messages":[{"role":"user","content":"u"}]})"), false);
+  EXPECT_BOOL(Predicate(all_not_system, R"({"messages":[{"role":"user","content":"u"},{"role":"tool"}]})"), true);
+
+  const std::string tools_pred = R"(any t in request.tools: t.name in {"exec", "shell"})";
+  EXPECT_BOOL(Predicate(tools_pred, R"({"tools":[{"type":"function","function":{"name":"kb"}},{"name":"exec"}]})"),
+              true);
+  EXPECT_BOOL(Predicate(tools_pred, R"({"tools":[{"name":"kb"}]})"), false);
+  EXPECT_BOOL(Predicate(tools_pred, R"({"messages":[]})"), false);
+
+  // Inside a quantifier body the first error ends the predicate (documented).
+  const std::string named = R"(any m in request.messages: m.name == "bob")";
+  const std::string guarded = R"(any m in request.messages: has(m.name) and m.name == "bob")";
+  const std::string body = R"({"messages":[{"role":"user","content":"x"},{"role":"user","content":"y","name":"bob"}]})";
+  EXPECT_VM_ERROR(Predicate(named, body), "field is absent");
+  EXPECT_BOOL(Predicate(guarded, body), true);
+  EXPECT_BOOL(Predicate(named, R"({"messages":[{"role":"user","name":"bob"},{"role":"user"}]})"), true);
+  EXPECT_BOOL(Predicate(guarded, R"({"messages":[{"role":"user"}]})"), false);
+}
+
+TEST_F(CompiledVm, ConstantSetsAreSortedAndDeduplicated) {
+  Compile(R"(
+const s = {"delta", "alpha", "charlie", "alpha", "bravo"}
+const n = {30, 10, 20, 10}
+rule a { when request.model in s deny }
+rule b { when request.max_tokens in n deny }
+)");
+  int found = 0;
+  for (const Value& v : program_->consts) {
+    if (v.kind != Kind::kList || v.len == 0) continue;
+    EXPECT_EQ(v.reserved, 1) << "a constant set is not marked sorted";
+    if (v.items[0].kind == Kind::kString) {
+      ASSERT_EQ(v.len, 4u);
+      EXPECT_EQ(std::string(v.items[0].s, v.items[0].len), "alpha");
+      EXPECT_EQ(std::string(v.items[3].s, v.items[3].len), "delta");
+      ++found;
+    } else {
+      ASSERT_EQ(v.len, 3u);
+      EXPECT_EQ(v.items[0].i, 10);
+      EXPECT_EQ(v.items[1].i, 20);
+      EXPECT_EQ(v.items[2].i, 30);
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 2);
+  EXPECT_BOOL(Predicate("request.model in s", R"({"model":"charlie"})"), true);
+  EXPECT_BOOL(Predicate("request.model in s", R"({"model":"echo"})"), false);
+  EXPECT_BOOL(Predicate("request.max_tokens in n", R"({"max_tokens":20})"), true);
+  EXPECT_BOOL(Predicate("request.max_tokens in n", R"({"max_tokens":25})"), false);
+}
+
+// ---------------------------------------------------------------------------
+// The verifier
+
+// A minimal valid program: one predicate `load_const r0, true; ret r0` and a rule.
+struct Valid {
+  Builder b;
+  uint32_t chunk;
+  Valid() {
+    const uint32_t t = b.Const(CBool(true));
+    chunk = b.Chunk({I(Op::kLoadConst, 0, 0, t), I(Op::kRet, 0)}, 1);
+    b.PredicateRule(chunk, "true");
+  }
+  Program& p() { return b.p(); }
+};
+
+std::string Verify(Program& p) { return VerifyAndLink(&p); }
+
+// Expects the verifier to refuse with a message containing `what`.
+#define EXPECT_REFUSED(program, what)                                                          \
+  do {                                                                                         \
+    const std::string e_ = Verify(program);                                                    \
+    EXPECT_NE(e_, "") << "the verifier accepted it; want: " << (what);                        \
+    EXPECT_NE(e_.find(what), std::string::npos) << "message: " << e_ << "\nwant: " << (what);  \
+  } while (0)
+
+TEST(Verifier, AcceptsTheMinimalProgram) {
+  Valid v;
+  EXPECT_EQ(Verify(v.p()), "");
+  EXPECT_EQ(v.p().max_regs, 1);
+  EXPECT_EQ(v.p().phase_predicates[0], std::vector<uint32_t>{0});
+  EXPECT_TRUE(v.p().phase_predicates[1].empty());
+  EXPECT_EQ(v.p().rule_mask, std::vector<uint64_t>{1});
+}
+
+TEST(Verifier, BuiltInSlotsMustComeFirst) {
+  {
+    Valid v;
+    v.p().slots.resize(kBuiltinSlotCount - 1);
+    EXPECT_REFUSED(v.p(), "missing built-in slots");
+  }
+  {
+    Valid v;
+    std::swap(v.p().slots[2], v.p().slots[3]);
+    EXPECT_REFUSED(v.p(), "slot 2 is not the built-in request.messages");
+  }
+  {
+    Valid v;
+    v.p().slots[kSlotEnvTime].type = SlotType::kInt;
+    EXPECT_REFUSED(v.p(), "slot 17 is not the built-in env.time");
+  }
+  {
+    Valid v;
+    v.p().slots[0].name = "request.Model";
+    EXPECT_REFUSED(v.p(), "slot 0 is not the built-in request.model");
+  }
+}
+
+TEST(Verifier, SchemaSlots) {
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, SlotType::kBuiltin);
+    EXPECT_REFUSED(v.p(), "slot 18: bad type");
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, static_cast<SlotType>(200));
+    EXPECT_REFUSED(v.p(), "slot 18: bad type");
+  }
+  {
+    Valid v;
+    v.b.Slot("request.x", Root::kRequest, SlotType::kString);
+    EXPECT_REFUSED(v.p(), "slot 18: bad root");
+  }
+  {
+    Valid v;
+    v.b.Slot("env.x", Root::kEnv, SlotType::kString);
+    EXPECT_REFUSED(v.p(), "slot 18: bad root");
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, SlotType::kString, 5);
+    EXPECT_REFUSED(v.p(), "slot 18: bad default");
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, SlotType::kString, -2);
+    EXPECT_REFUSED(v.p(), "slot 18: bad default");
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, SlotType::kString, 0);
+    EXPECT_EQ(Verify(v.p()), "");
+  }
+}
+
+TEST(Verifier, SchemaSlotNamesMustMatchTheirRoot) {
+  // A hostile bundle with a principal slot named "x": the decoder looks the
+  // attribute up as name.substr(strlen("principal.")), which throws
+  // std::out_of_range for a name shorter than the prefix. Either the verifier
+  // refuses such a slot or decoding must cope; it must never throw.
+  KNOWN_ENGINE_BUG(
+      "VerifyAndLink accepts a principal/context slot whose name does not start with \"principal.\"/"
+      "\"context.\"; DecodeAll then throws std::out_of_range from string_view::substr");
+  Valid v;
+  v.b.Slot("x", Root::kPrincipal, SlotType::kString);
+  const std::string e = Verify(v.p());
+  if (!e.empty()) return;  // refused: fine
+  std::vector<Value> slots(v.p().slots.size());
+  Arena arena;
+  DecodeScratch scratch;
+  DecodeError err;
+  std::string principal = R"({"x":"y"})";
+  DecodeInput in;
+  in.principal = principal;
+  EXPECT_NO_THROW(DecodeAll(v.p(), in, DecodeLimits(), &scratch, &arena, slots.data(), &err));
+}
+
+TEST(Verifier, ConstantPool) {
+  {  // a list whose items point at itself: a cycle
+    Valid v;
+    const uint32_t self = static_cast<uint32_t>(v.p().const_entries.size());
+    v.b.RawConst(Kind::kList, 1, self);
+    EXPECT_REFUSED(v.p(), "items out of bounds");
+  }
+  {  // items before the parent (backwards)
+    Valid v;
+    v.b.RawConst(Kind::kList, 1, 0);
+    EXPECT_REFUSED(v.p(), "items out of bounds");
+  }
+  {  // a record pointing backwards into a list that points forward to it
+    Valid v;
+    const uint32_t a = static_cast<uint32_t>(v.p().const_entries.size());
+    v.b.RawConst(Kind::kList, 1, a + 1);
+    v.b.RawConst(Kind::kRecord, 1, a);
+    EXPECT_REFUSED(v.p(), "constant 2: items out of bounds");
+  }
+  {  // items past the end
+    Valid v;
+    const uint32_t n = static_cast<uint32_t>(v.p().const_entries.size());
+    v.b.RawConst(Kind::kList, 2, n + 1);
+    v.b.RawConst(Kind::kInt, 0, 1);
+    EXPECT_REFUSED(v.p(), "items out of bounds");
+  }
+  {  // a map's 2*len items past the end
+    Valid v;
+    const uint32_t n = static_cast<uint32_t>(v.p().const_entries.size());
+    v.b.RawConst(Kind::kMap, 1, n + 1);
+    v.b.Const(CStr("k"));
+    EXPECT_REFUSED(v.p(), "items out of bounds");
+  }
+  {  // huge lengths do not overflow the bounds check
+    Valid v;
+    const uint32_t n = static_cast<uint32_t>(v.p().const_entries.size());
+    v.b.RawConst(Kind::kMap, 0xffffffffu, n + 1);
+    v.b.RawConst(Kind::kList, 0xffffffffu, uint64_t(-1));
+    EXPECT_REFUSED(v.p(), "items out of bounds");
+  }
+  {
+    Valid v;
+    v.b.RawConst(Kind::kString, 5, 0);  // pool is empty
+    EXPECT_REFUSED(v.p(), "string out of bounds");
+  }
+  {
+    Valid v;
+    v.p().strings = "abc";
+    v.b.RawConst(Kind::kString, 1, 3);
+    EXPECT_REFUSED(v.p(), "string out of bounds");
+  }
+  {
+    Valid v;
+    v.p().strings = "abc";
+    v.b.RawConst(Kind::kString, 2, uint64_t(-1));
+    EXPECT_REFUSED(v.p(), "string out of bounds");
+  }
+  {
+    Valid v;
+    v.p().strings = "abc";
+    v.b.RawConst(Kind::kString, 0, 3);  // empty string at the end: fine
+    EXPECT_EQ(Verify(v.p()), "");
+  }
+  {
+    Valid v;
+    v.b.RawConst(Kind::kBool, 0, 2);
+    EXPECT_REFUSED(v.p(), "bad bool");
+  }
+  {
+    Valid v;
+    v.b.RawConst(Kind::kIter, 0, 0);
+    EXPECT_REFUSED(v.p(), "bad kind");
+  }
+  {
+    Valid v;
+    v.b.RawConst(Kind::kMissing, 0, 0);
+    EXPECT_REFUSED(v.p(), "bad kind");
+  }
+  {
+    Valid v;
+    v.b.Const(CMap({{"a", CInt(1)}}));
+    v.p().const_entries[v.p().const_entries.size() - 2].kind = Kind::kInt;  // the key
+    EXPECT_REFUSED(v.p(), "map key is not a string");
+  }
+}
+
+TEST(Verifier, SortedFlagMustBeTrue) {
+  {
+    Valid v;
+    v.b.Const(CInts({1, 3, 2}, true));
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CInts({1, 2, 2}, true));  // duplicates are not a set
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CStrs({"b", "a"}, true));
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CStrs({"ab", "a"}, true));
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CInts({3, -1}, true));  // signed order
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CList({CInt(1), CStr("a")}, true));
+    EXPECT_REFUSED(v.p(), "set is not sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CList({CFloat(1), CFloat(2)}, true));
+    EXPECT_REFUSED(v.p(), "unsortable item");
+  }
+  {
+    Valid v;
+    v.b.Const(CList({CBool(false), CBool(true)}, true));
+    EXPECT_REFUSED(v.p(), "unsortable item");
+  }
+  {
+    Valid v;
+    CV m = CMap({{"a", CInt(1)}});
+    m.sorted = true;
+    v.b.Const(m);
+    EXPECT_REFUSED(v.p(), "only lists can be sorted");
+  }
+  {
+    Valid v;
+    v.b.RawConst(Kind::kInt, 0, 1, /*sorted=*/1);
+    EXPECT_REFUSED(v.p(), "only lists can be sorted");
+  }
+  {
+    Valid v;
+    v.b.Const(CInts({-5, 1, 3}, true));
+    v.b.Const(CStrs({"", "a", "ab", "b", "\xc3\xa9"}, true));
+    EXPECT_EQ(Verify(v.p()), "");
+  }
+}
+
+TEST(Verifier, OperandsMustBeInRange) {
+  auto with_chunk = [](const std::vector<Instr>& code, uint16_t nregs) {
+    auto v = std::make_unique<Valid>();
+    v->b.Patterns("ps", {{"x", false, false}});
+    v->b.Chunk(code, nregs);
+    return v;
+  };
+  const uint32_t nconst = 1;  // Valid has one constant
+  struct Case {
+    std::vector<Instr> code;
+    uint16_t nregs;
+    const char* what;
+  } cases[] = {
+      {{I(Op::kLoadConst, 2, 0, 0), I(Op::kRet, 0)}, 2, "bad operand a of load_const"},
+      {{I(Op::kLoadConst, 0, 0, nconst), I(Op::kRet, 0)}, 1, "bad operand c of load_const"},
+      {{I(Op::kLoadSlot, 0, 0, kBuiltinSlotCount), I(Op::kRet, 0)}, 1, "bad operand c of load_slot"},
+      {{I(Op::kHasSlot, 0, 0, 0xffffffffu), I(Op::kRet, 0)}, 1, "bad operand c of has_slot"},
+      {{I(Op::kMove, 0, 1), I(Op::kRet, 0)}, 1, "bad operand b of move"},
+      {{I(Op::kAdd, 0, 0, 3), I(Op::kRet, 0)}, 3, "bad operand c of add"},
+      {{I(Op::kEqK, 0, 0, 99), I(Op::kRet, 0)}, 1, "bad operand c of eq_k"},
+      {{I(Op::kScanAny, 1, 0, 1), I(Op::kRet, 0)}, 2, "bad operand c of scan_any"},
+      {{I(Op::kScanCount, 1, 0, 0xffffffffu), I(Op::kRet, 0)}, 2, "bad operand c of scan_count"},
+      {{I(Op::kCost, 0, 0, nconst), I(Op::kRet, 0)}, 3, "bad operand c of cost"},
+      {{I(Op::kRet, 1)}, 1, "bad operand a of ret"},
+      {{I(Op::kRet, 255)}, 255, "bad operand a of ret"},
+      // unused fields must be zero
+      {{I(Op::kNop, 1), I(Op::kRet, 0)}, 2, "bad operand a of nop"},
+      {{I(Op::kRet, 0, 1)}, 2, "bad operand b of ret"},
+      {{I(Op::kRet, 0, 0, 1)}, 2, "bad operand c of ret"},
+      {{I(Op::kLoadConst, 0, 1, 0), I(Op::kRet, 0)}, 2, "bad operand b of load_const"},
+      {{I(Op::kNot, 0, 0, 1), I(Op::kRet, 0)}, 2, "bad operand c of not"},
+      // iterator and cost register windows
+      {{I(Op::kIterBegin, 1, 0, 1), I(Op::kRet, 0)}, 2, "iterator item register out of range"},
+      {{I(Op::kCost, 0, 1, 0), I(Op::kRet, 0)}, 3, "cost arguments out of range"},
+      // unknown opcode
+      {{I(Op::kCount), I(Op::kRet, 0)}, 1, "unknown opcode"},
+      {{I(static_cast<Op>(255)), I(Op::kRet, 0)}, 1, "unknown opcode"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto v = with_chunk(c.code, c.nregs);
+    EXPECT_REFUSED(v->p(), c.what);
+  }
+  // The largest valid operands are accepted.
+  auto ok = with_chunk({I(Op::kLoadSlot, 255, 0, kBuiltinSlotCount - 1), I(Op::kLoadConst, 254, 0, nconst - 1),
+                        I(Op::kScanAny, 0, 255, 0), I(Op::kCost, 0, 253, 0), I(Op::kIterBegin, 254, 0, 5),
+                        I(Op::kRet, 255)},
+                       256);
+  EXPECT_EQ(Verify(ok->p()), "");
+  EXPECT_EQ(ok->p().max_regs, 256);
+}
+
+TEST(Verifier, Jumps) {
+  auto check = [](const std::vector<Instr>& code, const char* what) {
+    SCOPED_TRACE(what);
+    Valid v;
+    v.b.Const(CInts({1, 2}));
+    v.b.Chunk(code, 4);
+    if (what == nullptr) {
+      EXPECT_EQ(Verify(v.p()), "");
+    } else {
+      EXPECT_REFUSED(v.p(), what);
+    }
+  };
+  // backward and self jumps
+  check({I(Op::kNop), I(Op::kJump, 0, 0, 0), I(Op::kRet, 0)}, "bad operand c of jump");
+  check({I(Op::kJump, 0, 0, 0), I(Op::kRet, 0)}, "bad operand c of jump");
+  check({I(Op::kLoadConst, 0, 0, 0), I(Op::kJumpIfFalse, 0, 0, 1), I(Op::kRet, 0)}, "bad operand c of jump_if_false");
+  check({I(Op::kLoadConst, 0, 0, 0), I(Op::kJumpIfTrue, 0, 0, 0), I(Op::kRet, 0)}, "bad operand c of jump_if_true");
+  // past the chunk
+  check({I(Op::kJump, 0, 0, 2), I(Op::kRet, 0)}, "bad operand c of jump");
+  check({I(Op::kJump, 0, 0, 0xffffffffu), I(Op::kRet, 0)}, "bad operand c of jump");
+  check({I(Op::kLoadConst, 0, 0, 0), I(Op::kJumpIfTrue, 0, 0, 3), I(Op::kRet, 0)}, "bad operand c of jump_if_true");
+  check({I(Op::kIterBegin, 0, 0, 2), I(Op::kRet, 0)}, "bad operand c of iter_begin");
+  check({I(Op::kIterBegin, 0, 0, 0), I(Op::kRet, 0)}, "bad operand c of iter_begin");
+  // forward to the last instruction is fine
+  check({I(Op::kJump, 0, 0, 1), I(Op::kRet, 0)}, nullptr);
+  check({I(Op::kLoadConst, 0, 0, 0), I(Op::kJumpIfFalse, 0, 0, 2), I(Op::kRet, 0)}, nullptr);
+}
+
+TEST(Verifier, IterNextMustFollowItsIterBegin) {
+  auto check = [](const std::vector<Instr>& code, const char* what) {
+    SCOPED_TRACE(what ? what : "valid");
+    Valid v;
+    v.b.Chunk(code, 6);
+    if (what == nullptr) {
+      EXPECT_EQ(Verify(v.p()), "");
+    } else {
+      EXPECT_REFUSED(v.p(), what);
+    }
+  };
+  const char* bad = "bad operand c of iter_next";
+  // valid: 0 iter_begin r1; 1 nop; 2 iter_next r1 -> 1; 3 ret
+  check({I(Op::kIterBegin, 1, 0, 3), I(Op::kNop), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)}, nullptr);
+  // target not right after an iter_begin
+  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kNop), I(Op::kNop), I(Op::kIterNext, 1, 0, 2), I(Op::kRet, 0)}, bad);
+  // after an iter_begin of another register
+  check({I(Op::kIterBegin, 3, 0, 3), I(Op::kNop), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)}, bad);
+  // target 0 (no instruction before it)
+  check({I(Op::kNop), I(Op::kIterNext, 1, 0, 0), I(Op::kRet, 0)}, bad);
+  // forward target
+  check({I(Op::kIterBegin, 1, 0, 3), I(Op::kIterNext, 1, 0, 2), I(Op::kNop), I(Op::kRet, 0)}, bad);
+  check({I(Op::kIterBegin, 1, 0, 2), I(Op::kIterNext, 1, 0, 0xffffffffu), I(Op::kRet, 0)}, bad);
+  // a second iter_begin of the same register between target and iter_next
+  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 1, 0, 4), I(Op::kNop), I(Op::kIterNext, 1, 0, 1),
+         I(Op::kRet, 0)},
+        bad);
+  // nested loops of different registers are fine
+  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 3, 0, 3), I(Op::kIterNext, 3, 0, 2),
+         I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)},
+        nullptr);
+  // iter_next's own item register must exist
+  check({I(Op::kIterBegin, 1, 0, 2), I(Op::kIterNext, 5, 0, 1), I(Op::kRet, 0)}, bad);
+}
+
+TEST(Verifier, ChunkShape) {
+  auto with = [](const std::vector<Instr>& code, uint16_t nregs) {
+    auto v = std::make_unique<Valid>();
+    v->b.Chunk(code, nregs);
+    return v;
+  };
+  {
+    auto v = with({I(Op::kNop)}, 1);
+    EXPECT_REFUSED(v->p(), "does not end in ret");
+  }
+  {
+    auto v = with({I(Op::kRet, 0), I(Op::kNop)}, 1);
+    EXPECT_REFUSED(v->p(), "does not end in ret");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 0);
+    EXPECT_REFUSED(v->p(), "chunk 1: bad register count");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 257);
+    EXPECT_REFUSED(v->p(), "chunk 1: bad register count");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 256);
+    EXPECT_EQ(Verify(v->p()), "");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 1);
+    v->p().chunks.back().size = 0;
+    EXPECT_REFUSED(v->p(), "chunk 1: code out of bounds");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 1);
+    v->p().chunks.back().size = 2;
+    EXPECT_REFUSED(v->p(), "chunk 1: code out of bounds");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 1);
+    v->p().chunks.back().begin = 0xffffffffu;
+    EXPECT_REFUSED(v->p(), "chunk 1: code out of bounds");
+  }
+  {
+    auto v = with({I(Op::kRet, 0)}, 1);
+    v->p().chunks.back().begin = 1;
+    v->p().chunks.back().size = 0xffffffffu;
+    EXPECT_REFUSED(v->p(), "chunk 1: code out of bounds");
+  }
+}
+
+TEST(Verifier, PredicatesAndRuleMatrix) {
+  {
+    Valid v;
+    v.p().predicates[0].chunk = 1;
+    EXPECT_REFUSED(v.p(), "predicate 0: bad chunk");
+  }
+  {
+    Valid v;
+    v.p().words = 2;
+    v.p().masks.assign(4, 0);
+    EXPECT_REFUSED(v.p(), "predicate bitset width does not match");
+  }
+  {
+    Valid v;
+    v.p().words = 0;
+    EXPECT_REFUSED(v.p(), "predicate bitset width does not match");
+  }
+  {  // no predicates: still one word
+    Valid v;
+    v.p().predicates.clear();
+    v.p().masks.assign(2, 0);
+    EXPECT_EQ(Verify(v.p()), "");
+    v.p().words = 0;
+    v.p().masks.clear();
+    v.p().rules.clear();
+    EXPECT_REFUSED(v.p(), "predicate bitset width does not match");
+  }
+  {
+    Valid v;
+    v.p().masks.push_back(0);
+    EXPECT_REFUSED(v.p(), "rule matrix has a partial row");
+  }
+  // Bits for predicates that do not exist, in the positive and the negative half.
+  for (int bit : {1, 5, 63}) {
+    for (int half : {0, 1}) {
+      SCOPED_TRACE("bit " + std::to_string(bit) + (half ? " negative" : " positive"));
+      Valid v;
+      v.p().masks[half] |= uint64_t(1) << bit;
+      EXPECT_REFUSED(v.p(), "rule matrix names unknown predicates");
+    }
+  }
+  {  // with no predicates at all, any bit is unknown
+    Valid v;
+    v.p().predicates.clear();
+    v.p().masks = {0, 1};
+    EXPECT_REFUSED(v.p(), "rule matrix names unknown predicates");
+  }
+  {  // 64 predicates fill one word exactly; 65 need two
+    Valid v;
+    for (int i = 1; i < 64; ++i) v.b.PredicateRule(v.chunk, "true" + std::to_string(i));
+    ASSERT_EQ(v.p().words, 1u);
+    v.p().masks[1] = ~uint64_t(0);  // every predicate, negated
+    EXPECT_EQ(Verify(v.p()), "");
+    v.b.PredicateRule(v.chunk, "true64");
+    ASSERT_EQ(v.p().words, 2u);
+    EXPECT_EQ(Verify(v.p()), "");
+    v.p().masks[1] |= uint64_t(1) << 1;  // word 1 of the first row: predicate 65
+    EXPECT_REFUSED(v.p(), "rule matrix names unknown predicates");
+  }
+}
+
+TEST(Verifier, Rules) {
+  auto rule = [](Valid& v) -> Rule& { return v.p().rules[0]; };
+  for (uint16_t status : {1, 99, 600, 999, 65535}) {
+    SCOPED_TRACE(status);
+    Valid v;
+    rule(v).status = status;
+    EXPECT_REFUSED(v.p(), "rule 0: bad status");
+  }
+  for (uint16_t status : {0, 100, 403, 599}) {
+    Valid v;
+    rule(v).status = status;
+    EXPECT_EQ(Verify(v.p()), "") << status;
+  }
+  {
+    Valid v;
+    rule(v).effect = static_cast<Effect>(5);
+    EXPECT_REFUSED(v.p(), "rule 0: bad effect");
+  }
+  {
+    Valid v;
+    rule(v).phase = static_cast<Phase>(2);
+    EXPECT_REFUSED(v.p(), "rule 0: bad effect");
+  }
+  {
+    Valid v;
+    rule(v).conj_begin = 1;
+    EXPECT_REFUSED(v.p(), "rule 0: conjunctions out of bounds");
+  }
+  {
+    Valid v;
+    rule(v).conj_count = 2;
+    EXPECT_REFUSED(v.p(), "rule 0: conjunctions out of bounds");
+  }
+  {
+    Valid v;
+    rule(v).conj_begin = 0xffffffffu;
+    rule(v).conj_count = 2;
+    EXPECT_REFUSED(v.p(), "rule 0: conjunctions out of bounds");
+  }
+  {
+    Valid v;
+    rule(v).conj_begin = 1;
+    rule(v).conj_count = 0;  // never fires, in bounds
+    EXPECT_EQ(Verify(v.p()), "");
+  }
+  {
+    Valid v;
+    MessagePart part;
+    part.is_expr = true;
+    part.chunk = 1;
+    rule(v).message.push_back(part);
+    EXPECT_REFUSED(v.p(), "rule 0: bad message chunk");
+  }
+  {
+    Valid v;
+    MessagePart part;
+    part.is_expr = false;
+    part.chunk = 99;  // literal parts ignore the chunk
+    rule(v).message.push_back(part);
+    EXPECT_EQ(Verify(v.p()), "");
+  }
+  {
+    Valid v;
+    rule(v).effect = Effect::kRoute;
+    EXPECT_REFUSED(v.p(), "rule 0: route without target");
+  }
+  {
+    Valid v;
+    rule(v).effect = Effect::kRoute;
+    rule(v).target_chunk = 1;
+    EXPECT_REFUSED(v.p(), "rule 0: bad route chunk");
+  }
+  {
+    Valid v;
+    rule(v).target_chunk = -2;
+    EXPECT_REFUSED(v.p(), "rule 0: bad route chunk");
+  }
+  {
+    Valid v;
+    rule(v).effect = Effect::kRedact;
+    rule(v).redact_sets = {0};
+    EXPECT_REFUSED(v.p(), "rule 0: bad pattern set");
+  }
+  {
+    Valid v;
+    rule(v).redact_field_slot = static_cast<int32_t>(kBuiltinSlotCount);
+    EXPECT_REFUSED(v.p(), "rule 0: bad redact field");
+  }
+  {
+    Valid v;
+    rule(v).redact_field_slot = -2;
+    EXPECT_REFUSED(v.p(), "rule 0: bad redact field");
+  }
+  {
+    Valid v;
+    v.b.Patterns("empty", {});
+    EXPECT_REFUSED(v.p(), "empty pattern set empty");
+  }
+}
+
+TEST(Verifier, LinkDerivesPhaseTables) {
+  Valid v;
+  v.b.PredicateRule(v.chunk, "second");
+  v.b.PredicateRule(v.chunk, "third");
+  v.p().rules[1].phase = Phase::kResponse;
+  ASSERT_EQ(Verify(v.p()), "");
+  EXPECT_EQ(v.p().phase_predicates[0], (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(v.p().phase_predicates[1], (std::vector<uint32_t>{1}));
+  EXPECT_EQ(v.p().phase_mask[0], std::vector<uint64_t>{0b101});
+  EXPECT_EQ(v.p().phase_mask[1], std::vector<uint64_t>{0b010});
+  EXPECT_EQ(v.p().rule_mask, (std::vector<uint64_t>{1, 2, 4}));
+  // Linking twice gives the same tables (no accumulation).
+  ASSERT_EQ(Verify(v.p()), "");
+  EXPECT_EQ(v.p().phase_predicates[0], (std::vector<uint32_t>{0, 2}));
+}
+
+// ---------------------------------------------------------------------------
+// The opcode table and the disassembler
+
+TEST(OpcodeTable, IsWellFormed) {
+  std::set<std::string> mnemonics;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const OpInfo& info = GetOpInfo(static_cast<Op>(i));
+    ASSERT_NE(info.mnemonic, nullptr);
+    EXPECT_GT(std::strlen(info.mnemonic), 0u);
+    EXPECT_TRUE(mnemonics.insert(info.mnemonic).second) << "duplicate mnemonic " << info.mnemonic;
+    ASSERT_EQ(std::strlen(info.format), 3u) << info.mnemonic;
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NE(std::strchr("RSKPNJ_", info.format[k]), nullptr) << info.mnemonic << " format " << info.format;
+    EXPECT_GT(std::strlen(info.doc), 0u) << info.mnemonic;
+  }
+  EXPECT_STREQ(GetOpInfo(Op::kNop).mnemonic, "nop");
+  EXPECT_STREQ(GetOpInfo(Op::kEq).mnemonic, "eq");
+  EXPECT_STREQ(GetOpInfo(Op::kInK).mnemonic, "in_k");
+  EXPECT_STREQ(GetOpInfo(Op::kIterNext).mnemonic, "iter_next");
+  EXPECT_STREQ(GetOpInfo(Op::kRet).mnemonic, "ret");
+  EXPECT_STREQ(GetOpInfo(Op::kLoadSlot).format, "R_S");
+  EXPECT_STREQ(GetOpInfo(Op::kCost).format, "RRK");
+  EXPECT_STREQ(GetOpInfo(Op::kJump).format, "__J");
+}
+
+// One instruction of every opcode, with valid operands.
+std::vector<Instr> EveryOpcode(uint32_t slot, uint32_t konst, uint32_t pset) {
+  std::vector<Instr> code;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const Op op = static_cast<Op>(i);
+    const uint32_t pc = static_cast<uint32_t>(code.size());
+    switch (op) {
+      case Op::kIterBegin:
+        code.push_back(I(op, 3, 0, pc + 2));
+        code.push_back(I(Op::kIterNext, 3, 0, pc + 1));
+        continue;
+      case Op::kIterNext:
+      case Op::kRet:
+        continue;  // with iter_begin / at the end
+      case Op::kJump:
+      case Op::kJumpIfFalse:
+      case Op::kJumpIfTrue:
+        code.push_back(I(op, 0, 0, pc + 1));
+        continue;
+      default:
+        break;
+    }
+    const char* f = GetOpInfo(op).format;
+    uint32_t fields[3] = {0, 0, 0};
+    for (int k = 0; k < 3; ++k) {
+      switch (f[k]) {
+        case 'R': fields[k] = k == 0 ? 2u : (k == 1 ? 0u : 1u); break;
+        case 'S': fields[k] = slot; break;
+        case 'K': fields[k] = konst; break;
+        case 'P': fields[k] = pset; break;
+        case 'N': fields[k] = 7; break;
+        default: break;
+      }
+    }
+    code.push_back(I(op, fields[0], fields[1], fields[2]));
+  }
+  code.push_back(I(Op::kRet, 2));
+  return code;
+}
+
+TEST(OpcodeTable, DisassemblerPrintsEveryMnemonic) {
+  Builder b;
+  const uint32_t k = b.Const(CInt(12345));
+  const uint32_t ps = b.Patterns("my_patterns", {{"x", false, false}});
+  const uint32_t ch = b.Chunk(EveryOpcode(kSlotRequestUserText, k, ps), 8);
+  b.PredicateRule(ch, "every opcode");
+  ASSERT_EQ(VerifyAndLink(&b.p()), "");
+  const std::string text = Disassemble(b.p());
+
+  // Each instruction line: "    <pc>  <mnemonic padded> <operands>".
+  std::istringstream lines(text);
+  std::string line;
+  std::set<std::string> printed;
+  std::set<std::string> table;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) table.insert(GetOpInfo(static_cast<Op>(i)).mnemonic);
+  std::map<std::string, std::string> operands;  // mnemonic -> its operands as printed
+  int instr_lines = 0;
+  while (std::getline(lines, line)) {
+    std::istringstream ls(line);
+    unsigned pc;
+    std::string mnemonic;
+    if (line.rfind("    ", 0) != 0 || !(ls >> pc >> mnemonic)) continue;
+    ++instr_lines;
+    EXPECT_TRUE(table.count(mnemonic)) << "printed a mnemonic not in the opcode table: " << line;
+    printed.insert(mnemonic);
+    std::string rest;
+    std::getline(ls, rest);
+    rest.erase(0, rest.find_first_not_of(' '));
+    operands[mnemonic] = rest;
+  }
+  EXPECT_EQ(instr_lines, static_cast<int>(b.p().chunks[ch].size));
+  EXPECT_EQ(printed, table) << text;
+  // Operands rendered by format letter.
+  EXPECT_EQ(operands["nop"], "");
+  EXPECT_EQ(operands["load_slot"], "r2, request.user_text");
+  EXPECT_EQ(operands["load_const"], "r2, k0=12345");
+  EXPECT_EQ(operands["scan_any"], "r2, r0, my_patterns");
+  EXPECT_EQ(operands["field"], "r2, r0, #7");
+  EXPECT_EQ(operands["add"], "r2, r0, r1");
+  EXPECT_EQ(operands["eq_k"], "r2, r0, k0=12345");
+  EXPECT_EQ(operands["not"], "r2, r0");
+  EXPECT_EQ(operands["ret"], "r2");
+  EXPECT_EQ(operands["jump"].substr(0, 1), "@");
+  EXPECT_EQ(operands["jump_if_false"].substr(0, 5), "r0, @");
+  EXPECT_EQ(operands["iter_begin"].substr(0, 9), "r3, r0, @");
+  EXPECT_EQ(operands["iter_next"].substr(0, 5), "r3, @");
+  EXPECT_NE(text.find("p0  every opcode    [regs 8]"), std::string::npos) << text;
+}
+
+TEST(OpcodeTable, ExamplePoliciesDisassembleWithTableMnemonicsOnly) {
+  std::set<std::string> table;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) table.insert(GetOpInfo(static_cast<Op>(i)).mnemonic);
+  for (const char* name : {"support_assistant", "coding_assistant", "knowledge_assistant"}) {
+    SCOPED_TRACE(name);
+    CompileResult r = CompileFile(std::string(GAVEL_SOURCE_DIR) + "/policies/" + name + ".policy");
+    ASSERT_TRUE(r.ok()) << r.RenderDiagnostics();
+    const std::string text = Disassemble(*r.program);
+    std::istringstream lines(text);
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+      std::istringstream ls(line);
+      unsigned pc;
+      std::string mnemonic;
+      if (line.rfind("    ", 0) != 0 || !(ls >> pc >> mnemonic)) continue;
+      ++n;
+      EXPECT_TRUE(table.count(mnemonic)) << line;
+    }
+    EXPECT_GT(n, 20);
+  }
+}
+
+}  // namespace
+}  // namespace gavel
