@@ -55,18 +55,12 @@ RValue Dur(int64_t ms) {
 bool IsNum(const RValue& v) { return v.k == RValue::kInt || v.k == RValue::kFloat; }
 double AsDouble(const RValue& v) { return v.k == RValue::kFloat ? v.f : static_cast<double>(v.i); }
 
-// Exact comparison of an int with a double ("ints and floats compare by
-// value"): -1, 0, 1, or 2 when unordered (NaN).
+// An int compared with a float is first converted to the nearest double
+// (docs: types table): -1, 0, 1, or 2 when unordered (NaN).
 int CmpIntDouble(int64_t i, double d) {
   if (std::isnan(d)) return 2;
-  if (d >= 9223372036854775808.0) return -1;
-  if (d < -9223372036854775808.0) return 1;
-  const double t = std::trunc(d);
-  const int64_t ti = static_cast<int64_t>(t);
-  if (i < ti) return -1;
-  if (i > ti) return 1;
-  const double frac = d - t;
-  return frac > 0 ? -1 : (frac < 0 ? 1 : 0);
+  const double x = static_cast<double>(i);
+  return x < d ? -1 : (x > d ? 1 : 0);
 }
 
 // -1, 0, 1, or 2 when unordered; throws if the two cannot be compared (the
@@ -111,12 +105,18 @@ RValue MakeSet(std::vector<RValue> items) {
 RValue FromSlot(const Value& v, const TypePtr& t) {
   RValue r;
   switch (v.kind) {
-    case Kind::kMissing: return r;
-    case Kind::kBool: return Bool(v.b);
-    case Kind::kInt: return Int(v.i);
-    case Kind::kFloat: return Float(v.f);
-    case Kind::kString: return Str(std::string(v.s, v.len));
-    case Kind::kDuration: return Dur(v.i);
+    case Kind::kMissing:
+      return r;
+    case Kind::kBool:
+      return Bool(v.b);
+    case Kind::kInt:
+      return Int(v.i);
+    case Kind::kFloat:
+      return Float(v.f);
+    case Kind::kString:
+      return Str(std::string(v.s, v.len));
+    case Kind::kDuration:
+      return Dur(v.i);
     case Kind::kList: {
       std::vector<RValue> items;
       for (uint32_t i = 0; i < v.len; ++i) items.push_back(FromSlot(v.items[i], t ? t->elem : nullptr));
@@ -138,7 +138,9 @@ RValue FromSlot(const Value& v, const TypePtr& t) {
         r.items.push_back(FromSlot(v.items[i], ft));
       }
       return r;
-    case Kind::kIter: break;
+    case Kind::kIter:
+    case Kind::kError:
+      break;
   }
   throw std::logic_error("reference: unexpected slot kind");
 }
@@ -146,12 +148,18 @@ RValue FromSlot(const Value& v, const TypePtr& t) {
 RValue FromConst(const ConstVal& c) {
   RValue r;
   switch (c.kind) {
-    case Kind::kMissing: return r;
-    case Kind::kBool: return Bool(c.b);
-    case Kind::kInt: return Int(c.i);
-    case Kind::kFloat: return Float(c.f);
-    case Kind::kString: return Str(c.s);
-    case Kind::kDuration: return Dur(c.i);
+    case Kind::kMissing:
+      return r;
+    case Kind::kBool:
+      return Bool(c.b);
+    case Kind::kInt:
+      return Int(c.i);
+    case Kind::kFloat:
+      return Float(c.f);
+    case Kind::kString:
+      return Str(c.s);
+    case Kind::kDuration:
+      return Dur(c.i);
     case Kind::kList: {
       std::vector<RValue> items;
       for (const ConstVal& it : c.items) items.push_back(FromConst(it));
@@ -162,13 +170,15 @@ RValue FromConst(const ConstVal& c) {
     }
     case Kind::kMap:
       r.k = RValue::kMap;
-      for (size_t i = 0; i + 1 < c.items.size(); i += 2) r.entries.emplace_back(c.items[i].s, FromConst(c.items[i + 1]));
+      for (size_t i = 0; i + 1 < c.items.size(); i += 2)
+        r.entries.emplace_back(c.items[i].s, FromConst(c.items[i + 1]));
       return r;
     case Kind::kRecord:
       r.k = RValue::kRecord;
       for (const ConstVal& it : c.items) r.items.push_back(FromConst(it));
       return r;
-    default: break;
+    default:
+      break;
   }
   throw std::logic_error("reference: unexpected constant kind");
 }
@@ -213,27 +223,13 @@ class Evaluator {
  public:
   Evaluator(const Scope& scope, const Value* slots) : scope_(scope), slots_(slots), cache_(scope.slots.size()) {}
 
-  // A rule's condition: Kleene logic over the and/or/not that structure it;
-  // everything else is an atomic predicate.
-  Truth Condition(const Expr& e, std::string* why) {
-    if (e.kind == ExprKind::kNot) {
-      Truth t = Condition(*e.kids[0], why);
-      return t == Truth::kTrue ? Truth::kFalse : t == Truth::kFalse ? Truth::kTrue : t;
-    }
-    if (e.kind == ExprKind::kBinary && (e.op == "and" || e.op == "or")) {
-      std::string wa, wb;
-      Truth a = Condition(*e.kids[0], &wa), b = Condition(*e.kids[1], &wb);
-      const Truth absorbing = e.op == "and" ? Truth::kFalse : Truth::kTrue;
-      if (a == absorbing || b == absorbing) return absorbing;
-      if (a == Truth::kError || b == Truth::kError) {
-        *why = a == Truth::kError ? wa : wb;
-        return Truth::kError;
-      }
-      return a;  // both the non-absorbing value
-    }
+  // A bool expression's three-valued result: "an error does not matter when
+  // another part of an and is false or another part of an or is true" -- at
+  // the top of a rule's condition and inside predicates alike.
+  Truth Try(const Expr& e, std::string* why) {
     try {
       RValue v = Eval(e);
-      if (v.k != RValue::kBool) throw std::logic_error("reference: predicate is not a bool");
+      if (v.k != RValue::kBool) throw std::logic_error("reference: condition is not a bool");
       return v.b ? Truth::kTrue : Truth::kFalse;
     } catch (const RuleError& err) {
       *why = err.what;
@@ -241,16 +237,34 @@ class Evaluator {
     }
   }
 
-  // Strict evaluation inside a predicate: left to right, short-circuit, the
-  // first error ends it.
+  Truth Kleene(const std::string& op, const Expr& x, const Expr& y, std::string* why) {
+    std::string wa, wb;
+    const Truth a = Try(x, &wa), b = Try(y, &wb);
+    const Truth absorbing = op == "and" ? Truth::kFalse : Truth::kTrue;
+    if (a == absorbing || b == absorbing) return absorbing;
+    if (a == Truth::kError || b == Truth::kError) {
+      *why = a == Truth::kError ? wa : wb;
+      return Truth::kError;
+    }
+    return a;  // both are the non-absorbing value
+  }
+
+  // Evaluation of one expression; an error (thrown) propagates through every
+  // operator except and/or/any/all (Kleene) and has() (never an error).
   RValue Eval(const Expr& e) {
     switch (e.kind) {
-      case ExprKind::kInt: return Int(e.ival);
-      case ExprKind::kFloat: return Float(e.fval);
-      case ExprKind::kString: return Str(e.text);
-      case ExprKind::kDuration: return Dur(e.ival);
-      case ExprKind::kBool: return Bool(e.bval);
-      case ExprKind::kRegex: throw std::logic_error("reference: a regex has no value");
+      case ExprKind::kInt:
+        return Int(e.ival);
+      case ExprKind::kFloat:
+        return Float(e.fval);
+      case ExprKind::kString:
+        return Str(e.text);
+      case ExprKind::kDuration:
+        return Dur(e.ival);
+      case ExprKind::kBool:
+        return Bool(e.bval);
+      case ExprKind::kRegex:
+        throw std::logic_error("reference: a regex has no value");
       case ExprKind::kIdent: {
         for (auto v = vars_.rbegin(); v != vars_.rend(); ++v)
           if (v->first == e.text) return v->second;
@@ -291,8 +305,10 @@ class Evaluator {
         RValue x = Eval(*e.kids[0]);
         return Bool(!x.b);
       }
-      case ExprKind::kBinary: return Binary(e);
-      case ExprKind::kCall: return Call(e);
+      case ExprKind::kBinary:
+        return Binary(e);
+      case ExprKind::kCall:
+        return Call(e);
       case ExprKind::kSet:
       case ExprKind::kList: {
         std::vector<RValue> items;
@@ -317,23 +333,21 @@ class Evaluator {
         return v;
       }
       case ExprKind::kQuant: {
-        // "any is true if the body is true for at least one item (false for an
-        // empty list); all is true if it holds for every item" -- evaluated
-        // item by item, the first error ending the predicate.
+        // "any is true if some item is true (else it errors if some item
+        // errored, else false), and all is false if some item is false (else
+        // it errors if some item errored, else true)"
         RValue l = Eval(*e.kids[0]);
         const bool any = e.op == "any";
+        std::string first_error;
         for (const RValue& item : l.items) {
           vars_.emplace_back(e.text, item);
-          RValue b;
-          try {
-            b = Eval(*e.kids[1]);
-          } catch (...) {
-            vars_.pop_back();
-            throw;
-          }
+          std::string why;
+          const Truth t = Try(*e.kids[1], &why);
           vars_.pop_back();
-          if (b.b == any) return Bool(any);
+          if (t == (any ? Truth::kTrue : Truth::kFalse)) return Bool(any);
+          if (t == Truth::kError && first_error.empty()) first_error = why;
         }
+        if (!first_error.empty()) Fail(first_error);
         return Bool(!any);
       }
     }
@@ -351,7 +365,8 @@ class Evaluator {
 
   RValue Arith(const std::string& op, const RValue& a, const RValue& b) {
     if (op == "+" && a.k == RValue::kString) return Str(a.s + b.s);
-    const bool ints = (a.k == RValue::kInt && b.k == RValue::kInt) || (a.k == RValue::kDuration && b.k == RValue::kDuration);
+    const bool ints =
+        (a.k == RValue::kInt && b.k == RValue::kInt) || (a.k == RValue::kDuration && b.k == RValue::kDuration);
     if (ints) {
       int64_t r = 0;
       if (op == "+") {
@@ -411,9 +426,10 @@ class Evaluator {
   RValue Binary(const Expr& e) {
     const std::string& op = e.op;
     if (op == "and" || op == "or") {
-      RValue a = Eval(*e.kids[0]);
-      if (a.b == (op == "or")) return a;
-      return Eval(*e.kids[1]);
+      std::string why;
+      const Truth t = Kleene(op, *e.kids[0], *e.kids[1], &why);
+      if (t == Truth::kError) Fail(why);
+      return Bool(t == Truth::kTrue);
     }
     const bool negated = op.rfind("not ", 0) == 0;
     const std::string base = negated ? op.substr(4) : op;
@@ -431,7 +447,7 @@ class Evaluator {
     if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") return Arith(op, a, b);
     if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") {
       const int c = Compare(a, b);
-      if (c == 2) return Bool(op == "!=");  // IEEE: NaN is unordered and unequal
+      if (c == 2) Fail("comparison involving NaN");  // docs: a rule error
       if (op == "==") return Bool(c == 0);
       if (op == "!=") return Bool(c != 0);
       if (op == "<") return Bool(c < 0);
@@ -450,10 +466,15 @@ class Evaluator {
   RValue Call(const Expr& e) {
     const std::string& f = e.text;
     if (f == "has") {
-      // "Only the last step is tested: the path before it is read normally."
+      // "It is false (never an error) when any step of the path is absent."
       const Expr& a = *e.kids[0];
       if (a.slot >= 0) return Bool(SlotPresent(static_cast<size_t>(a.slot)));
-      RValue base = Eval(*a.kids[0]);
+      RValue base;
+      try {
+        base = Eval(*a.kids[0]);
+      } catch (const RuleError&) {
+        return Bool(false);
+      }
       if (base.k != RValue::kRecord) throw std::logic_error("reference: has() of a non-record field");
       return Bool(a.index >= 0 && static_cast<size_t>(a.index) < base.items.size() &&
                   base.items[a.index].k != RValue::kMissing);
@@ -485,9 +506,9 @@ class Evaluator {
       const int in_field = c.type->elem->FieldIndex("input"), out_field = c.type->elem->FieldIndex("output");
       for (auto& [model, rec] : prices.entries)
         if (model == args[0].s)
-          return Float((AsDouble(args[1]) * AsDouble(rec.items[in_field]) +
-                        AsDouble(args[2]) * AsDouble(rec.items[out_field])) /
-                       1e6);
+          return Float(
+              (AsDouble(args[1]) * AsDouble(rec.items[in_field]) + AsDouble(args[2]) * AsDouble(rec.items[out_field])) /
+              1e6);
       Fail("model \"" + args[0].s + "\" has no price");
     }
     throw std::logic_error("reference: unknown function " + f);
@@ -505,10 +526,18 @@ void CollectExpr(const Expr& e, std::vector<std::string>* strings, std::vector<i
 void CollectConst(const ConstVal& c, std::vector<std::string>* strings, std::vector<int64_t>* ints,
                   std::vector<double>* floats, std::vector<int64_t>* durations) {
   switch (c.kind) {
-    case Kind::kString: strings->push_back(c.s); break;
-    case Kind::kInt: ints->push_back(c.i); break;
-    case Kind::kFloat: floats->push_back(c.f); break;
-    case Kind::kDuration: durations->push_back(c.i); break;
+    case Kind::kString:
+      strings->push_back(c.s);
+      break;
+    case Kind::kInt:
+      ints->push_back(c.i);
+      break;
+    case Kind::kFloat:
+      floats->push_back(c.f);
+      break;
+    case Kind::kDuration:
+      durations->push_back(c.i);
+      break;
     case Kind::kList:
     case Kind::kRecord:
       for (const ConstVal& it : c.items) CollectConst(it, strings, ints, floats, durations);
@@ -516,7 +545,8 @@ void CollectConst(const ConstVal& c, std::vector<std::string>* strings, std::vec
     case Kind::kMap:
       for (const ConstVal& it : c.items) CollectConst(it, strings, ints, floats, durations);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -531,10 +561,14 @@ void CollectExpr(const Expr& e, std::vector<std::string>* strings, std::vector<i
 
 const char* TruthName(Truth t) {
   switch (t) {
-    case Truth::kNotEvaluated: return "not evaluated";
-    case Truth::kFalse: return "false";
-    case Truth::kTrue: return "true";
-    case Truth::kError: return "error";
+    case Truth::kNotEvaluated:
+      return "not evaluated";
+    case Truth::kFalse:
+      return "false";
+    case Truth::kTrue:
+      return "true";
+    case Truth::kError:
+      return "error";
   }
   return "?";
 }
@@ -542,12 +576,37 @@ const char* TruthName(Truth t) {
 void RenderValue(const RValue& v, std::string* out) {
   char buf[64];
   switch (v.k) {
-    case RValue::kMissing: *out += "(absent)"; return;
-    case RValue::kBool: *out += v.b ? "true" : "false"; return;
-    case RValue::kInt: snprintf(buf, sizeof buf, "%" PRId64, v.i); *out += buf; return;
-    case RValue::kDuration: snprintf(buf, sizeof buf, "%" PRId64 "ms", v.i); *out += buf; return;
-    case RValue::kFloat: snprintf(buf, sizeof buf, "%g", v.f); *out += buf; return;
-    case RValue::kString: *out += v.s; return;
+    case RValue::kMissing:
+      *out += "(absent)";
+      return;
+    case RValue::kBool:
+      *out += v.b ? "true" : "false";
+      return;
+    case RValue::kInt:
+      snprintf(buf, sizeof buf, "%" PRId64, v.i);
+      *out += buf;
+      return;
+    case RValue::kDuration: {
+      // "durations in the largest unit that divides them (90m, 1h, 1500ms)"
+      static const struct {
+        int64_t ms;
+        const char* unit;
+      } kUnits[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+      for (const auto& u : kUnits)
+        if (v.i % u.ms == 0) {
+          snprintf(buf, sizeof buf, "%" PRId64 "%s", v.i / u.ms, u.unit);
+          break;
+        }
+      *out += buf;
+      return;
+    }
+    case RValue::kFloat:
+      snprintf(buf, sizeof buf, "%g", v.f);
+      *out += buf;
+      return;
+    case RValue::kString:
+      *out += v.s;
+      return;
     case RValue::kList:
     case RValue::kSet: {
       *out += "[";
@@ -570,7 +629,9 @@ void RenderValue(const RValue& v, std::string* out) {
       *out += "}";
       return;
     }
-    case RValue::kRecord: *out += "(record)"; return;
+    case RValue::kRecord:
+      *out += "(record)";
+      return;
   }
 }
 
@@ -611,7 +672,7 @@ Truth ReferencePolicy::Condition(size_t r, const Value* slots, std::string* why)
   const Decl& d = *rules_[r].decl;
   if (!d.expr) return Truth::kTrue;  // "A rule without when always fires."
   Evaluator ev(*scope_, slots);
-  return ev.Condition(*d.expr, why);
+  return ev.Try(*d.expr, why);
 }
 
 RefDecision ReferencePolicy::Decide(const Value* slots, Phase phase) const {
@@ -646,7 +707,11 @@ RefDecision ReferencePolicy::Decide(const Value* slots, Phase phase) const {
     std::string msg;
     if (!ef.message) {
       // Documented defaults: deny "denied by rule <name>", allow and flag "rule <name>".
-      msg = (rule.effect == EffectKind::kDeny ? "denied by rule " : "rule ") + rule.name;
+      msg = (rule.effect == EffectKind::kDeny    ? "denied by rule "
+             : rule.effect == EffectKind::kAllow ? "allowed by rule "
+             : rule.effect == EffectKind::kFlag  ? "flagged by rule "
+                                                 : "rule ") +
+            rule.name;
     } else {
       const Expr& m = *ef.message;
       for (size_t i = 0; i < m.keys.size(); ++i) {

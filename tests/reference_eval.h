@@ -54,7 +54,7 @@ class ReferencePolicy {
     std::string name;
     Phase phase = Phase::kRequest;
     EffectKind effect = EffectKind::kDeny;
-    std::string code;  // as written ("" = none)
+    std::string code;    // as written ("" = none)
     int64_t status = 0;  // as written (0 = none)
     const Decl* decl = nullptr;
   };

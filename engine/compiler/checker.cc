@@ -276,6 +276,12 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
       diags_->Error("E0205", it.range, "a pattern must not be empty (it would match everywhere)");
       continue;
     }
+    bool duplicate = false;
+    for (const Pattern& q : ps.patterns) duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless;
+    if (duplicate) {
+      diags_->Warning("W0106", it.range, "pattern listed twice in '" + name + "'");
+      continue;
+    }
     if (p.regex)
       diags_->Warning("W0102", it.range,
                       "regex patterns need the screening engine; until it is built, a rule that uses this one records a rule error");
@@ -456,8 +462,9 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
     case ExprKind::kInt: t = T(Type::kInt); e.value = std::make_shared<ConstVal>(ConstVal::Int(e.ival)); break;
     case ExprKind::kFloat: t = T(Type::kFloat); e.value = std::make_shared<ConstVal>(ConstVal::Float(e.fval)); break;
     case ExprKind::kString:
+      // Outside messages `${...}` is literal text; CheckMessage splits messages.
       t = T(Type::kString);
-      if (e.raw.find("${") == std::string::npos) e.value = std::make_shared<ConstVal>(ConstVal::Str(e.text));
+      e.value = std::make_shared<ConstVal>(ConstVal::Str(e.text));
       break;
     case ExprKind::kDuration: t = T(Type::kDuration); e.value = std::make_shared<ConstVal>(ConstVal::Duration(e.ival)); break;
     case ExprKind::kBool: t = T(Type::kBool); e.value = std::make_shared<ConstVal>(ConstVal::Bool(e.bval)); break;
@@ -951,7 +958,7 @@ void Checker::Fold(Expr& e) {
           else if (op == "-") ovf = __builtin_sub_overflow(a->i, b->i, &r);
           else if (op == "*") ovf = __builtin_mul_overflow(a->i, b->i, &r);
           else if (b->i == 0) { Error(e, "E0317", "division by zero"); return; }
-          else if (a->i == INT64_MIN && b->i == -1) ovf = true;
+          else if (a->i == INT64_MIN && b->i == -1) ovf = op == "/";
           else r = op == "/" ? a->i / b->i : a->i % b->i;
           if (ovf) { Error(e, "E0317", "integer overflow"); return; }
           ConstVal v = *a;

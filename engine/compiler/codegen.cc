@@ -132,7 +132,7 @@ uint32_t Gen::Intern(const ConstVal& v) {
 }
 
 int Gen::GenExpr(const Expr& e, ChunkBuilder& cb) {
-  if (e.value && !(e.kind == ExprKind::kString && !e.kids.empty())) {
+  if (e.value) {
     int r = Reg(cb);
     Emit(cb, Op::kLoadConst, r, 0, Intern(*e.value));
     return r;
@@ -360,9 +360,8 @@ Formula Gen::And(const Formula& a, const Formula& b, const Expr& where) {
       Conj c;
       std::set_union(x.pos.begin(), x.pos.end(), y.pos.begin(), y.pos.end(), std::back_inserter(c.pos));
       std::set_union(x.neg.begin(), x.neg.end(), y.neg.begin(), y.neg.end(), std::back_inserter(c.neg));
-      std::vector<uint32_t> both;
-      std::set_intersection(c.pos.begin(), c.pos.end(), c.neg.begin(), c.neg.end(), std::back_inserter(both));
-      if (!both.empty()) continue;  // p and not p
+      // `p and not p` is kept: it is false, but an error when p errors, and
+      // on_error must see that error.
       if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
       if (static_cast<int>(out.size()) > limits_.max_dnf_terms) {
         if (!too_complex_reported_)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -254,7 +255,7 @@ class Builder {
       auto e = MakeExpr(ExprKind::kFloat, ctx);
       e->raw = c->getText();
       e->fval = std::strtod(e->raw.c_str(), nullptr);
-      if (!(e->fval < 1e300 && e->fval > -1e300)) diags_->Error("E0004", e->range, "float literal out of range");
+      if (!std::isfinite(e->fval)) diags_->Error("E0004", e->range, "float literal out of range");
       return e;
     }
     if (auto* c = dynamic_cast<P::StringLitContext*>(ctx)) {

@@ -520,7 +520,19 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
       uint32_t e = v + 1;
       for (uint32_t i = 0; i < n.count; ++i, e = d[e].next)
         if (!Scalar(c, d, e, k, Path(field, i), &items[i])) return false;
-      *out = Value::Aggregate(Kind::kList, items, n.count);
+      uint32_t count = n.count;
+      const bool is_set = type == SlotType::kSetString || type == SlotType::kSetInt;
+      if (is_set) {
+        // A set has no duplicates; sorted, `in` can binary-search it like a constant set.
+        auto less = [](const Value& a, const Value& b) {
+          return a.kind == Kind::kString ? std::string_view(a.s, a.len) < std::string_view(b.s, b.len) : a.i < b.i;
+        };
+        auto same = [&](const Value& a, const Value& b) { return !less(a, b) && !less(b, a); };
+        std::sort(items, items + count, less);
+        count = static_cast<uint32_t>(std::unique(items, items + count, same) - items);
+      }
+      *out = Value::Aggregate(Kind::kList, items, count);
+      if (is_set) out->reserved = 1;
       return true;
     }
     case SlotType::kMapString:

@@ -109,6 +109,7 @@ void Worker::Evaluate(const Program& p, Phase phase) {
     d_.pred_error_info[i] = e;
   }
 
+  bool route_decided = false;
   for (uint32_t r = 0; r < p.rules.size(); ++r) {
     const Rule& rule = p.rules[r];
     if (rule.phase != phase) continue;
@@ -145,7 +146,8 @@ void Worker::Evaluate(const Program& p, Phase phase) {
     if (out != RuleOutcome::kTrue) continue;
     switch (rule.effect) {
       case Effect::kRoute: {
-        if (d_.has_route) break;  // the first matching route wins
+        if (route_decided) break;  // the first firing route decides, even if its target errors
+        route_decided = true;
         Value v;
         VmError e;
         if (RunChunk(p, static_cast<uint32_t>(rule.target_chunk), slots_.data(), regs_.data(), &arena_, &v, &e) &&

@@ -226,8 +226,11 @@ std::string VerifyAndLink(Program* p) {
     for (size_t r = 0; r < nconj * 2; ++r)
       if (p->masks[r * p->words + p->words - 1] & spare) return "rule matrix names unknown predicates";
   }
-  for (auto& ps : p->pattern_sets)
+  for (auto& ps : p->pattern_sets) {
     if (ps.patterns.empty()) return "empty pattern set " + ps.name;
+    ps.has_regex = false;
+    for (const Pattern& pat : ps.patterns) ps.has_regex |= pat.regex;
+  }
   p->rule_mask.assign(p->rules.size() * p->words, 0);
   for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();
   for (size_t r = 0; r < p->rules.size(); ++r) {

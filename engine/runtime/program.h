@@ -119,6 +119,7 @@ struct Pattern {
 struct PatternSet {
   std::string name;
   std::vector<Pattern> patterns;
+  bool has_regex = false;  // derived by VerifyAndLink
 };
 
 // Limits and budgets are checked by the ledger; the program carries their

@@ -327,8 +327,12 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
             case Op::kMul: ovf = __builtin_mul_overflow(x.i, y.i, &r); break;
             default:
               if (y.i == 0) FAIL("division by zero");
-              if (x.i == INT64_MIN && y.i == -1) FAIL("integer overflow");
-              r = in.op == Op::kDiv ? x.i / y.i : x.i % y.i;
+              if (x.i == INT64_MIN && y.i == -1) {
+                if (in.op == Op::kDiv) FAIL("integer overflow");
+                r = 0;  // the remainder is 0; only the quotient overflows
+              } else {
+                r = in.op == Op::kDiv ? x.i / y.i : x.i % y.i;
+              }
           }
           if (ovf) FAIL("integer overflow");
           Value v = x;
@@ -404,9 +408,11 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value& t = regs[in.b];
         if (t.kind != Kind::kString) FAIL("screening a non-string");
         const PatternSet& set = p.pattern_sets[in.c];
+        // A set with a regex cannot be answered without the screening engine,
+        // whatever order its items are in.
+        if (set.has_regex) FAIL("regular-expression patterns need the screening engine, which this build lacks");
         int64_t count = 0;
         for (const Pattern& pat : set.patterns) {
-          if (pat.regex) FAIL("regular-expression patterns need the screening engine, which this build lacks");
           if (FindLiteral(t.s, t.len, pat.source, pat.caseless)) {
             ++count;
             if (in.op == Op::kScanAny) break;
