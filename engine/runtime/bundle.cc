@@ -311,6 +311,8 @@ std::string ReadBundle(const void* data, size_t size, Program* out) {
     return "bundle format version " + std::to_string(version) + " is not supported (this runtime reads version " +
            std::to_string(kBundleFormatVersion) + ")";
   if (flags != 0) return "bundle has unknown flags";
+  for (size_t i = 40; i < kBundleHeaderSize; ++i)
+    if (bytes[i] != 0) return "bundle header has non-zero reserved bytes";
   if (total > kMaxBundleSize) return "bundle larger than the maximum";
   if (total != size)
     return "bundle truncated or padded: header says " + std::to_string(total) + " bytes, got " + std::to_string(size);

@@ -206,6 +206,12 @@ std::string VerifyAndLink(Program* p) {
     const SlotInfo& s = p->slots[i];
     if (s.type > SlotType::kMapBool) return Fmt("slot %zu: bad type", i);
     if (s.root != Root::kPrincipal && s.root != Root::kContext) return Fmt("slot %zu: bad root", i);
+    // The decoder looks attributes up by the name after the root's prefix.
+    const char* prefix = s.root == Root::kPrincipal ? "principal." : "context.";
+    if (s.name.size() <= std::strlen(prefix) || s.name.compare(0, std::strlen(prefix), prefix) != 0)
+      return Fmt("slot %zu: name does not start with %s", i, prefix);
+    for (size_t j = kBuiltinSlotCount; j < i; ++j)
+      if (p->slots[j].name == s.name) return Fmt("slot %zu: duplicate name", i);
     if (s.default_const < -1 || s.default_const >= int64_t(p->consts.size()))
       return Fmt("slot %zu: bad default", i);
   }
