@@ -642,7 +642,9 @@ TEST(VmOps, SortedSetLookupIsABinarySearch) {
   std::vector<int64_t> items(100000);
   for (size_t i = 0; i < items.size(); ++i) items[i] = static_cast<int64_t>(i) * 3;
   Builder b;
-  const uint32_t set = b.Const(CInts(items, true));
+  const uint32_t set = static_cast<uint32_t>(b.p().const_entries.size());
+  b.RawConst(Kind::kList, static_cast<uint32_t>(items.size()), set + 1, /*sorted=*/1);
+  for (int64_t v : items) b.RawConst(Kind::kInt, 0, static_cast<uint64_t>(v));
   const uint32_t probe = b.Slot("principal.x", Root::kPrincipal, SlotType::kInt);
   const uint32_t ch = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kInK, 1, 0, set), I(Op::kRet, 1)}, 2);
   Runner r(b);

@@ -682,6 +682,11 @@ bool DecodeAll(const Program& p, const DecodeInput& in, const DecodeLimits& limi
       }
     }
   }
+  for (size_t i = 0; i < in.attribute_count; ++i) {
+    const AttributeValue& a = in.attributes[i];
+    if (a.slot >= p.slots.size()) return Fail(c, "attribute", "slot out of range");
+    slots[a.slot] = a.value;
+  }
   return true;
 }
 

@@ -22,6 +22,13 @@ struct DecodeLimits {
   uint32_t max_list = 4096;  // principal/context lists and maps
 };
 
+// An attribute the host sets directly, without JSON; it overrides what the
+// JSON bodies give. The value's storage must outlive the decision.
+struct AttributeValue {
+  uint32_t slot = 0;
+  Value value;
+};
+
 struct DecodeInput {
   std::string_view request;    // request body; empty = no request
   std::string_view response;   // response body, for `on response` rules
@@ -30,6 +37,8 @@ struct DecodeInput {
   std::string_view env;
   std::string_view endpoint;   // "chat", "completions", "responses", "embeddings"; empty = infer
   int64_t input_tokens = -1;   // exact count from the host; -1 = estimate
+  const AttributeValue* attributes = nullptr;  // slots already checked by the caller
+  size_t attribute_count = 0;
 };
 
 struct DecodeError {

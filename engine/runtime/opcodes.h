@@ -73,6 +73,8 @@ namespace gavel {
   X(IterEnd, "iter_end", "RR_", "if iterator r[b] failed to start, r[a] = its error")      \
   X(Ret, "ret", "R__", "the chunk's result is r[a]")
 
+// Opcode numbers are part of the bundle format: add new instructions at the
+// end of the table, and bump kBundleFormatVersion if any number changes.
 enum class Op : uint8_t {
 #define GAVEL_OP_ENUM(name, mnemonic, format, doc) k##name,
   GAVEL_OPCODES(GAVEL_OP_ENUM)

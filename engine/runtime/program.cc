@@ -196,6 +196,12 @@ std::string VerifyChunk(const Program& p, size_t ci) {
 
 }  // namespace
 
+int32_t FindSlot(const Program& p, std::string_view name) {
+  for (size_t i = 0; i < p.slots.size(); ++i)
+    if (p.slots[i].name == name) return static_cast<int32_t>(i);
+  return -1;
+}
+
 std::string VerifyAndLink(Program* p) {
   if (p->slots.size() < kBuiltinSlotCount) return "missing built-in slots";
   for (uint32_t i = 0; i < kBuiltinSlotCount; ++i)

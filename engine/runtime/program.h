@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/runtime/opcodes.h"
@@ -159,6 +160,9 @@ struct Program {
   const uint64_t* pos_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words]; }
   const uint64_t* neg_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words + words]; }
 };
+
+// The slot of an attribute ("principal.team"), or -1.
+int32_t FindSlot(const Program& p, std::string_view name);
 
 // Checks every index, length and jump of a program and builds its derived
 // tables. Returns an empty string on success, else what is wrong.

@@ -1,0 +1,221 @@
+/* gavel.h -- the C API of gavel, an embedded policy engine for AI gateways.
+ *
+ * This is the only public header. It compiles as C99 and as C++.
+ *
+ * Rules of the API
+ * ----------------
+ * - Handles are opaque pointers. Every *_create / *_open has a matching
+ *   *_destroy, and every destroy function accepts NULL.
+ * - Strings are passed as pointer + length and need not be NUL-terminated.
+ *   Strings returned by accessors are pointer + length too (a NUL follows
+ *   them, so they may also be used as C strings) and stay valid as documented
+ *   on each accessor; never free them.
+ * - Functions that can fail take a final `char** errptr`. On success *errptr
+ *   is left untouched; on failure *errptr is set to a malloc'd, NUL-terminated
+ *   message that the caller frees with gavel_free(). If *errptr already held a
+ *   message, it is freed first. errptr itself may be NULL (errors are then
+ *   only visible through the return value). No function prints anything.
+ * - Failure is reported, never a crash: NULL handles, zero lengths, truncated,
+ *   corrupted or newer-format bundles, malformed requests and requests over
+ *   the configured size limit all come back as errors or as decisions.
+ * - No C++ exception crosses this API.
+ *
+ * Threads
+ * -------
+ * - gavel_engine_t is shared by any number of threads. Deciding, reloading,
+ *   rolling back, shadowing and reading its hash are all thread-safe; a reload
+ *   is atomic: a decision uses exactly one bundle and names its hash.
+ * - gavel_worker_t holds one thread's scratch memory. Use a worker from one
+ *   thread at a time (it may move between threads). A warm worker decides
+ *   without heap allocation.
+ * - gavel_input_t is owned by the thread filling it.
+ * - A gavel_decision_t belongs to its worker and stays valid until the next
+ *   gavel_decide() on that worker or the worker's destruction.
+ * - Callbacks (decision log, shadow differences) run on the deciding thread,
+ *   inside gavel_decide(); they must not call back into the same worker.
+ *
+ * Versions
+ * --------
+ * gavel_version() is the library version; gavel_bundle_format() the newest
+ * bundle format it reads. Bundles of a newer format are refused with an error.
+ */
+#ifndef GAVEL_H_
+#define GAVEL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#if defined(GAVEL_BUILDING)
+#define GAVEL_EXPORT __declspec(dllexport)
+#else
+#define GAVEL_EXPORT
+#endif
+#else
+#define GAVEL_EXPORT __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gavel_options_t gavel_options_t;
+typedef struct gavel_engine_t gavel_engine_t;
+typedef struct gavel_worker_t gavel_worker_t;
+typedef struct gavel_input_t gavel_input_t;
+typedef struct gavel_decision_t gavel_decision_t;
+
+/* ---- library ------------------------------------------------------------ */
+
+GAVEL_EXPORT const char* gavel_version(void); /* "0.1.0" */
+GAVEL_EXPORT int gavel_bundle_format(void);
+/* Frees a message or buffer this library returned through errptr or as an
+ * owned char*. Accepts NULL. */
+GAVEL_EXPORT void gavel_free(void* ptr);
+
+/* ---- options ------------------------------------------------------------ */
+
+GAVEL_EXPORT gavel_options_t* gavel_options_create(void);
+GAVEL_EXPORT void gavel_options_destroy(gavel_options_t* options);
+/* Largest request (or response) body accepted, in bytes. Default 8 MiB. */
+GAVEL_EXPORT void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes);
+
+/* ---- engine ------------------------------------------------------------- */
+
+/* Loads a bundle (the bytes policyc compile wrote). The bytes are copied. */
+GAVEL_EXPORT gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bundle, size_t bundle_len,
+                                               char** errptr);
+GAVEL_EXPORT void gavel_engine_destroy(gavel_engine_t* engine);
+
+/* Hot reload: atomically makes `bundle` the active bundle; the previous one is
+ * kept for rollback. Decisions already running finish on the bundle they
+ * started with. Returns 1 on success, 0 (and *errptr) if the bundle is refused,
+ * in which case the active bundle is unchanged. */
+GAVEL_EXPORT int gavel_engine_reload(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr);
+/* Makes the previous bundle active again (the current one becomes the
+ * previous). Returns 0 and *errptr if there is no previous bundle. */
+GAVEL_EXPORT int gavel_engine_rollback(gavel_engine_t* engine, char** errptr);
+/* The active bundle's hash ("xxh3:" and 32 hex digits), malloc'd; free with
+ * gavel_free. */
+GAVEL_EXPORT char* gavel_engine_bundle_hash(const gavel_engine_t* engine);
+/* How many bundles were made active (open counts as 1). */
+GAVEL_EXPORT uint64_t gavel_engine_generation(const gavel_engine_t* engine);
+
+/* Shadow policies: a candidate bundle evaluated beside the active one on every
+ * decision. The active decision is what gavel_decide returns; when the
+ * candidate decides differently (allow/deny, status, code, route, or the
+ * rules that fired), the difference counter grows and the callback, if set,
+ * receives both decisions as JSON. */
+typedef void (*gavel_shadow_fn)(void* arg, const char* active_json, size_t active_len, const char* shadow_json,
+                                size_t shadow_len);
+GAVEL_EXPORT int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
+                                         char** errptr);
+GAVEL_EXPORT void gavel_engine_clear_shadow(gavel_engine_t* engine);
+GAVEL_EXPORT void gavel_engine_set_shadow_callback(gavel_engine_t* engine, gavel_shadow_fn fn, void* arg);
+GAVEL_EXPORT uint64_t gavel_engine_shadow_decisions(const gavel_engine_t* engine);
+GAVEL_EXPORT uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engine);
+
+/* Decision log: one JSON line per sampled decision (time, decision id, bundle
+ * hash, effect, status, rule names, codes, flags and redaction kinds with
+ * counts -- never request text or matched values). sample_rate is in [0, 1];
+ * 1 logs every decision, 0 none. Set fn to NULL to stop logging. */
+typedef void (*gavel_log_fn)(void* arg, const char* line, size_t line_len);
+GAVEL_EXPORT void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg,
+                                                double sample_rate);
+
+/* ---- worker ------------------------------------------------------------- */
+
+GAVEL_EXPORT gavel_worker_t* gavel_worker_create(gavel_engine_t* engine, char** errptr);
+GAVEL_EXPORT void gavel_worker_destroy(gavel_worker_t* worker);
+
+/* ---- input -------------------------------------------------------------- */
+
+GAVEL_EXPORT gavel_input_t* gavel_input_create(void);
+GAVEL_EXPORT void gavel_input_destroy(gavel_input_t* input);
+/* Forgets everything set, keeping the memory for the next request. */
+GAVEL_EXPORT void gavel_input_clear(gavel_input_t* input);
+
+/* JSON bodies. The bytes are NOT copied: they must stay valid until the
+ * decision made from this input is no longer used. */
+GAVEL_EXPORT void gavel_input_set_request_json(gavel_input_t* input, const char* json, size_t len);
+GAVEL_EXPORT void gavel_input_set_response_json(gavel_input_t* input, const char* json, size_t len);
+GAVEL_EXPORT void gavel_input_set_principal_json(gavel_input_t* input, const char* json, size_t len);
+GAVEL_EXPORT void gavel_input_set_context_json(gavel_input_t* input, const char* json, size_t len);
+GAVEL_EXPORT void gavel_input_set_env_json(gavel_input_t* input, const char* json, size_t len);
+/* "chat", "completions", "responses" or "embeddings"; unset = inferred. */
+GAVEL_EXPORT void gavel_input_set_endpoint(gavel_input_t* input, const char* endpoint, size_t len);
+/* The exact input token count, when the gateway knows it. */
+GAVEL_EXPORT void gavel_input_set_input_tokens(gavel_input_t* input, int64_t tokens);
+/* Decide the `on response` rules (1) instead of the request rules (0). */
+GAVEL_EXPORT void gavel_input_set_response_phase(gavel_input_t* input, int response_phase);
+
+/* Attributes set directly, without JSON, by their policy name: "principal.team",
+ * "context.region", "env.time", "request.model", "request.max_tokens",
+ * "request.user_text", ... They override what the JSON bodies give. Values
+ * are copied. A name the bundle does not know, or a value of the wrong type,
+ * makes gavel_decide fail with an error naming the attribute. */
+GAVEL_EXPORT void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_len, const char* value,
+                                         size_t value_len);
+GAVEL_EXPORT void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len, int64_t value);
+GAVEL_EXPORT void gavel_input_set_float(gavel_input_t* input, const char* name, size_t name_len, double value);
+GAVEL_EXPORT void gavel_input_set_bool(gavel_input_t* input, const char* name, size_t name_len, int value);
+/* A list<string> or set<string> attribute; each value is values[i], lens[i]. */
+GAVEL_EXPORT void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t name_len,
+                                              const char* const* values, const size_t* lens, size_t count);
+
+/* ---- deciding ----------------------------------------------------------- */
+
+/* Decides the input against the engine's active bundle (and its shadow, if
+ * any). Returns the decision, owned by the worker, or NULL and *errptr when
+ * the call itself is wrong (NULL worker or input, a body over the size
+ * limit, an unknown attribute name or a wrongly typed attribute value). A
+ * request body that is not valid JSON or not an OpenAI-shaped body is not an
+ * error here: it is a deny decision with status 400 and code
+ * "invalid_request" whose message names the field. */
+GAVEL_EXPORT const gavel_decision_t* gavel_decide(gavel_worker_t* worker, const gavel_input_t* input, char** errptr);
+
+/* ---- decision accessors (valid while the decision is) ---------------------- */
+
+GAVEL_EXPORT int gavel_decision_allowed(const gavel_decision_t* d); /* 1 allow, 0 deny */
+GAVEL_EXPORT int gavel_decision_status(const gavel_decision_t* d);  /* 200, or the deny status */
+/* The deciding code and message of a deny ("" when allowed). */
+GAVEL_EXPORT const char* gavel_decision_code(const gavel_decision_t* d, size_t* len);
+GAVEL_EXPORT const char* gavel_decision_message(const gavel_decision_t* d, size_t* len);
+/* The model to route to, or NULL when the request keeps its model. */
+GAVEL_EXPORT const char* gavel_decision_route(const gavel_decision_t* d, size_t* len);
+
+/* Every rule that fired, in rule order. */
+typedef enum gavel_effect_t {
+  GAVEL_EFFECT_ALLOW = 0,
+  GAVEL_EFFECT_DENY = 1,
+  GAVEL_EFFECT_ROUTE = 2,
+  GAVEL_EFFECT_FLAG = 3,
+  GAVEL_EFFECT_REDACT = 4
+} gavel_effect_t;
+GAVEL_EXPORT size_t gavel_decision_rule_count(const gavel_decision_t* d);
+GAVEL_EXPORT const char* gavel_decision_rule_name(const gavel_decision_t* d, size_t i, size_t* len);
+GAVEL_EXPORT gavel_effect_t gavel_decision_rule_effect(const gavel_decision_t* d, size_t i);
+/* The rule's code ("" if it has none), and its message (a route's: the model). */
+GAVEL_EXPORT const char* gavel_decision_rule_code(const gavel_decision_t* d, size_t i, size_t* len);
+GAVEL_EXPORT const char* gavel_decision_rule_message(const gavel_decision_t* d, size_t i, size_t* len);
+
+/* Rules whose condition could not be evaluated (rule errors). */
+GAVEL_EXPORT size_t gavel_decision_error_count(const gavel_decision_t* d);
+GAVEL_EXPORT const char* gavel_decision_error_rule(const gavel_decision_t* d, size_t i, size_t* len);
+GAVEL_EXPORT const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, size_t* len);
+
+/* Redaction spans: field path, UTF-8 byte offsets, kind and replacement. The
+ * screening engine that produces spans is not in this build, so the count is
+ * 0; the accessors are part of the stable API. */
+GAVEL_EXPORT size_t gavel_decision_redaction_count(const gavel_decision_t* d);
+
+GAVEL_EXPORT const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len);
+GAVEL_EXPORT uint64_t gavel_decision_eval_ns(const gavel_decision_t* d);
+/* The whole decision as one JSON object (rendered on first call). */
+GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* len);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* GAVEL_H_ */

@@ -1,0 +1,676 @@
+// The C API over the C++ runtime: handles, error strings, hot reload with
+// rollback, shadow bundles and the decision log. Nothing thrown below may
+// leave a function here; steady-state decisions allocate nothing.
+#define GAVEL_BUILDING 1
+#include "gavel.h"
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/runtime/bundle.h"
+#include "engine/runtime/engine.h"
+
+using gavel::AttributeValue;
+using gavel::Decision;
+using gavel::Engine;
+using gavel::Kind;
+using gavel::Program;
+using gavel::SlotType;
+using gavel::Value;
+
+struct gavel_options_t {
+  size_t max_request_bytes = 8u << 20;
+};
+
+// What a worker needs of its engine, copied under the engine's lock whenever
+// the engine's version changes, so that deciding reads no shared state.
+struct EngineSnapshot {
+  std::shared_ptr<const Engine> active;
+  std::shared_ptr<const Engine> shadow;
+  gavel_shadow_fn shadow_fn = nullptr;
+  void* shadow_arg = nullptr;
+  gavel_log_fn log_fn = nullptr;
+  void* log_arg = nullptr;
+  double sample_rate = 0;
+};
+
+struct gavel_engine_t {
+  gavel_options_t options;
+  mutable std::mutex mu;
+  EngineSnapshot state;                      // guarded by mu
+  std::shared_ptr<const Engine> previous;    // guarded by mu
+  std::atomic<uint64_t> version{1};          // bumped on every change of `state`
+  std::atomic<uint64_t> generation{0};       // bundles made active
+  std::atomic<uint64_t> shadow_decisions{0};
+  std::atomic<uint64_t> shadow_differences{0};
+  std::atomic<uint64_t> next_worker{1};
+};
+
+struct gavel_decision_t {
+  const Decision* d = nullptr;
+  mutable std::string json;
+  mutable bool json_ready = false;
+};
+
+struct gavel_input_t {
+  struct Attr {
+    enum Type { kString, kInt, kFloat, kBool, kStringList } type = kString;
+    std::string name;
+    std::string s;
+    int64_t i = 0;
+    double f = 0;
+    std::vector<std::string> list;
+  };
+  gavel::DecodeInput in;
+  bool response_phase = false;
+  std::vector<Attr> attrs;  // [0, nattrs) are set; the rest keep their memory
+  size_t nattrs = 0;
+
+  Attr& Add(const char* name, size_t len, Attr::Type type) {
+    if (nattrs == attrs.size()) attrs.emplace_back();
+    Attr& a = attrs[nattrs++];
+    a.type = type;
+    a.name.assign(name ? name : "", name ? len : 0);
+    return a;
+  }
+};
+
+struct gavel_worker_t {
+  gavel_engine_t* engine = nullptr;
+  uint64_t seen_version = 0;
+  EngineSnapshot snap;
+  gavel::Worker active;
+  gavel::Worker shadow;
+  gavel_decision_t decision;
+  gavel_decision_t shadow_decision;
+  std::vector<AttributeValue> attributes;
+  std::vector<AttributeValue> shadow_attributes;
+  std::vector<Value> list_items;
+  std::string log_line;
+  uint64_t id = 0;
+  uint64_t seq = 0;
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+};
+
+namespace {
+
+void SetError(char** errptr, const std::string& message) {
+  if (errptr == nullptr) return;
+  std::free(*errptr);
+  char* copy = static_cast<char*>(std::malloc(message.size() + 1));
+  if (copy) std::memcpy(copy, message.c_str(), message.size() + 1);
+  *errptr = copy;
+}
+
+char* Dup(const std::string& s) {
+  char* copy = static_cast<char*>(std::malloc(s.size() + 1));
+  if (copy) std::memcpy(copy, s.c_str(), s.size() + 1);
+  return copy;
+}
+
+std::shared_ptr<const Engine> LoadBundle(const char* bundle, size_t len, char** errptr) {
+  if (bundle == nullptr || len == 0) {
+    SetError(errptr, "empty bundle");
+    return nullptr;
+  }
+  std::string err;
+  auto e = Engine::Load(bundle, len, &err);
+  if (!e) SetError(errptr, err);
+  return e;
+}
+
+const char* Out(std::string_view s, size_t* len) {
+  if (len) *len = s.size();
+  return s.data();
+}
+
+// Types of the built-in attributes a host may set directly.
+Kind BuiltinKind(uint32_t slot) {
+  switch (slot) {
+    case gavel::kSlotRequestModel:
+    case gavel::kSlotRequestEndpoint:
+    case gavel::kSlotRequestUser:
+    case gavel::kSlotRequestText:
+    case gavel::kSlotRequestUserText:
+    case gavel::kSlotRequestSystemText:
+    case gavel::kSlotRequestToolText:
+    case gavel::kSlotResponseText:
+    case gavel::kSlotResponseFinishReason:
+      return Kind::kString;
+    case gavel::kSlotRequestMaxTokens:
+    case gavel::kSlotRequestInputTokens:
+    case gavel::kSlotEnvTime:
+      return Kind::kInt;
+    case gavel::kSlotRequestStream:
+      return Kind::kBool;
+    case gavel::kSlotRequestTemperature:
+      return Kind::kFloat;
+    default:
+      return Kind::kMissing;  // structured: only through JSON
+  }
+}
+
+Kind SchemaKind(SlotType t, bool* list) {
+  *list = false;
+  switch (t) {
+    case SlotType::kBool: return Kind::kBool;
+    case SlotType::kInt: return Kind::kInt;
+    case SlotType::kFloat: return Kind::kFloat;
+    case SlotType::kString: return Kind::kString;
+    case SlotType::kListString:
+    case SlotType::kSetString: *list = true; return Kind::kString;
+    default: return Kind::kMissing;
+  }
+}
+
+const char* AttrTypeName(gavel_input_t::Attr::Type t) {
+  switch (t) {
+    case gavel_input_t::Attr::kString: return "string";
+    case gavel_input_t::Attr::kInt: return "int";
+    case gavel_input_t::Attr::kFloat: return "float";
+    case gavel_input_t::Attr::kBool: return "bool";
+    case gavel_input_t::Attr::kStringList: return "string list";
+  }
+  return "?";
+}
+
+// Resolves the input's attributes against a program into slot values.
+bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t* in,
+                       std::vector<AttributeValue>* out, char** errptr) {
+  out->resize(in->nattrs);
+  size_t total_items = 0;
+  for (size_t i = 0; i < in->nattrs; ++i)
+    if (in->attrs[i].type == gavel_input_t::Attr::kStringList) total_items += in->attrs[i].list.size();
+  if (w->list_items.size() < total_items) w->list_items.resize(total_items);
+  size_t next_item = 0;
+  for (size_t i = 0; i < in->nattrs; ++i) {
+    const gavel_input_t::Attr& a = in->attrs[i];
+    const int32_t slot = gavel::FindSlot(p, a.name);
+    if (slot < 0) {
+      SetError(errptr, "unknown attribute '" + a.name + "' (the policy declares no such attribute)");
+      return false;
+    }
+    Kind want;
+    bool list = false;
+    if (static_cast<uint32_t>(slot) < gavel::kBuiltinSlotCount) {
+      want = BuiltinKind(static_cast<uint32_t>(slot));
+    } else {
+      want = SchemaKind(p.slots[slot].type, &list);
+    }
+    const Kind have = a.type == gavel_input_t::Attr::kString || a.type == gavel_input_t::Attr::kStringList ? Kind::kString
+                      : a.type == gavel_input_t::Attr::kInt                                                ? Kind::kInt
+                      : a.type == gavel_input_t::Attr::kFloat                                              ? Kind::kFloat
+                                                                                                           : Kind::kBool;
+    const bool have_list = a.type == gavel_input_t::Attr::kStringList;
+    const bool int_as_float = want == Kind::kFloat && have == Kind::kInt && !list && !have_list;
+    if (want == Kind::kMissing || ((want != have || list != have_list) && !int_as_float)) {
+      SetError(errptr, "attribute '" + a.name + "' cannot be set from a " + AttrTypeName(a.type) +
+                           (want == Kind::kMissing ? " (set it through the JSON body)" : ""));
+      return false;
+    }
+    AttributeValue& av = (*out)[i];
+    av.slot = static_cast<uint32_t>(slot);
+    switch (a.type) {
+      case gavel_input_t::Attr::kString: av.value = Value::String(a.s); break;
+      case gavel_input_t::Attr::kInt: av.value = int_as_float ? Value::Float(static_cast<double>(a.i)) : Value::Int(a.i); break;
+      case gavel_input_t::Attr::kFloat: av.value = Value::Float(a.f); break;
+      case gavel_input_t::Attr::kBool: av.value = Value::Bool(a.i != 0); break;
+      case gavel_input_t::Attr::kStringList: {
+        Value* items = w->list_items.data() + next_item;
+        for (size_t k = 0; k < a.list.size(); ++k) items[k] = Value::String(a.list[k]);
+        next_item += a.list.size();
+        av.value = Value::Aggregate(Kind::kList, a.list.empty() ? nullptr : items, static_cast<uint32_t>(a.list.size()));
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+void RefreshSnapshot(gavel_worker_t* w) {
+  const uint64_t v = w->engine->version.load(std::memory_order_acquire);
+  if (v == w->seen_version) return;
+  std::lock_guard<std::mutex> lock(w->engine->mu);
+  w->snap = w->engine->state;
+  w->seen_version = w->engine->version.load(std::memory_order_relaxed);
+}
+
+bool SameOutcome(const Decision& a, const Decision& b) {
+  if (a.allow != b.allow || a.status != b.status || a.code != b.code || a.has_route != b.has_route ||
+      a.route != b.route || a.fired.size() != b.fired.size())
+    return false;
+  const Program& pa = a.engine->program();
+  const Program& pb = b.engine->program();
+  for (size_t i = 0; i < a.fired.size(); ++i)
+    if (pa.rules[a.fired[i].rule].name != pb.rules[b.fired[i].rule].name) return false;
+  return true;
+}
+
+void AppendNames(const Decision& d, gavel::Effect only, bool all, std::string* out) {
+  const Program& p = d.engine->program();
+  *out += '[';
+  bool first = true;
+  for (const gavel::Reason& r : d.fired) {
+    if (!all && p.rules[r.rule].effect != only) continue;
+    if (!first) *out += ',';
+    first = false;
+    gavel::AppendJsonString(p.rules[r.rule].name, out);
+  }
+  *out += ']';
+}
+
+// One line per decision: identifiers, names and codes only, never request
+// text or anything a rule message may have interpolated from it.
+void LogDecision(gavel_worker_t* w, const Decision& d) {
+  std::string& line = w->log_line;
+  line.clear();
+  char buf[160];
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  snprintf(buf, sizeof buf, "{\"time_ms\":%lld,\"id\":\"%" PRIu64 "-%" PRIu64 "\",\"bundle\":", static_cast<long long>(now),
+           w->id, w->seq);
+  line += buf;
+  gavel::AppendJsonString(d.engine->hash_hex(), &line);
+  snprintf(buf, sizeof buf, ",\"decision\":\"%s\",\"status\":%u,\"code\":", d.allow ? "allow" : "deny", d.status);
+  line += buf;
+  gavel::AppendJsonString(d.code, &line);
+  line += ",\"rules\":";
+  AppendNames(d, gavel::Effect::kDeny, true, &line);
+  line += ",\"codes\":[";
+  const Program& p = d.engine->program();
+  bool first = true;
+  for (const gavel::Reason& r : d.fired) {
+    const gavel::Rule& rule = p.rules[r.rule];
+    if (rule.code.empty() && rule.effect != gavel::Effect::kDeny) continue;
+    if (!first) line += ',';
+    first = false;
+    gavel::AppendJsonString(rule.code.empty() ? rule.name : rule.code, &line);
+  }
+  line += "],\"flags\":";
+  AppendNames(d, gavel::Effect::kFlag, false, &line);
+  line += ",\"errors\":[";
+  first = true;
+  for (const gavel::Reason& r : d.errors) {
+    if (!first) line += ',';
+    first = false;
+    gavel::AppendJsonString(p.rules[r.rule].name, &line);
+  }
+  snprintf(buf, sizeof buf, "],\"redactions\":{},\"eval_ns\":%" PRIu64 "}", d.eval_ns);
+  line += buf;
+  w->snap.log_fn(w->snap.log_arg, line.data(), line.size());
+}
+
+bool Sampled(gavel_worker_t* w, double rate) {
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  // xorshift64*: cheap, per worker, no shared state.
+  w->rng ^= w->rng >> 12;
+  w->rng ^= w->rng << 25;
+  w->rng ^= w->rng >> 27;
+  const uint64_t r = w->rng * 2685821657736338717ull;
+  return static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) < rate;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* gavel_version(void) { return "0.1.0"; }
+int gavel_bundle_format(void) { return static_cast<int>(gavel::kBundleFormatVersion); }
+void gavel_free(void* ptr) { std::free(ptr); }
+
+gavel_options_t* gavel_options_create(void) { return new (std::nothrow) gavel_options_t(); }
+void gavel_options_destroy(gavel_options_t* options) { delete options; }
+void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes) {
+  if (options) options->max_request_bytes = bytes;
+}
+
+gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bundle, size_t bundle_len,
+                                  char** errptr) {
+  try {
+    auto e = LoadBundle(bundle, bundle_len, errptr);
+    if (!e) return nullptr;
+    auto* engine = new gavel_engine_t();
+    if (options) engine->options = *options;
+    engine->state.active = std::move(e);
+    engine->generation = 1;
+    return engine;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("cannot open engine: ") + ex.what());
+    return nullptr;
+  }
+}
+
+void gavel_engine_destroy(gavel_engine_t* engine) { delete engine; }
+
+int gavel_engine_reload(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return 0;
+  }
+  try {
+    auto e = LoadBundle(bundle, bundle_len, errptr);
+    if (!e) return 0;
+    std::lock_guard<std::mutex> lock(engine->mu);
+    engine->previous = std::move(engine->state.active);
+    engine->state.active = std::move(e);
+    engine->generation.fetch_add(1, std::memory_order_relaxed);
+    engine->version.fetch_add(1, std::memory_order_release);
+    return 1;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("reload failed: ") + ex.what());
+    return 0;
+  }
+}
+
+int gavel_engine_rollback(gavel_engine_t* engine, char** errptr) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return 0;
+  }
+  std::lock_guard<std::mutex> lock(engine->mu);
+  if (!engine->previous) {
+    SetError(errptr, "no previous bundle to roll back to");
+    return 0;
+  }
+  std::swap(engine->previous, engine->state.active);
+  engine->generation.fetch_add(1, std::memory_order_relaxed);
+  engine->version.fetch_add(1, std::memory_order_release);
+  return 1;
+}
+
+char* gavel_engine_bundle_hash(const gavel_engine_t* engine) {
+  if (engine == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  return Dup(engine->state.active->hash_hex());
+}
+
+uint64_t gavel_engine_generation(const gavel_engine_t* engine) {
+  return engine ? engine->generation.load(std::memory_order_relaxed) : 0;
+}
+
+int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return 0;
+  }
+  try {
+    auto e = LoadBundle(bundle, bundle_len, errptr);
+    if (!e) return 0;
+    std::lock_guard<std::mutex> lock(engine->mu);
+    engine->state.shadow = std::move(e);
+    engine->shadow_decisions = 0;
+    engine->shadow_differences = 0;
+    engine->version.fetch_add(1, std::memory_order_release);
+    return 1;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("cannot load shadow bundle: ") + ex.what());
+    return 0;
+  }
+}
+
+void gavel_engine_clear_shadow(gavel_engine_t* engine) {
+  if (engine == nullptr) return;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  engine->state.shadow.reset();
+  engine->version.fetch_add(1, std::memory_order_release);
+}
+
+void gavel_engine_set_shadow_callback(gavel_engine_t* engine, gavel_shadow_fn fn, void* arg) {
+  if (engine == nullptr) return;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  engine->state.shadow_fn = fn;
+  engine->state.shadow_arg = arg;
+  engine->version.fetch_add(1, std::memory_order_release);
+}
+
+uint64_t gavel_engine_shadow_decisions(const gavel_engine_t* engine) {
+  return engine ? engine->shadow_decisions.load(std::memory_order_relaxed) : 0;
+}
+uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engine) {
+  return engine ? engine->shadow_differences.load(std::memory_order_relaxed) : 0;
+}
+
+void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg, double sample_rate) {
+  if (engine == nullptr) return;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  engine->state.log_fn = fn;
+  engine->state.log_arg = arg;
+  engine->state.sample_rate = sample_rate != sample_rate ? 0 : sample_rate;  // NaN logs nothing
+  engine->version.fetch_add(1, std::memory_order_release);
+}
+
+gavel_worker_t* gavel_worker_create(gavel_engine_t* engine, char** errptr) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return nullptr;
+  }
+  auto* w = new (std::nothrow) gavel_worker_t();
+  if (w == nullptr) {
+    SetError(errptr, "out of memory");
+    return nullptr;
+  }
+  w->engine = engine;
+  w->id = engine->next_worker.fetch_add(1, std::memory_order_relaxed);
+  w->rng ^= w->id * 0xD1B54A32D192ED03ull;
+  return w;
+}
+
+void gavel_worker_destroy(gavel_worker_t* worker) { delete worker; }
+
+gavel_input_t* gavel_input_create(void) { return new (std::nothrow) gavel_input_t(); }
+void gavel_input_destroy(gavel_input_t* input) { delete input; }
+void gavel_input_clear(gavel_input_t* input) {
+  if (input == nullptr) return;
+  input->in = gavel::DecodeInput();
+  input->response_phase = false;
+  input->nattrs = 0;
+}
+
+#define GAVEL_SET_BODY(fn, field)                                          \
+  void fn(gavel_input_t* input, const char* json, size_t len) {            \
+    if (input) input->in.field = std::string_view(json ? json : "", json ? len : 0); \
+  }
+GAVEL_SET_BODY(gavel_input_set_request_json, request)
+GAVEL_SET_BODY(gavel_input_set_response_json, response)
+GAVEL_SET_BODY(gavel_input_set_principal_json, principal)
+GAVEL_SET_BODY(gavel_input_set_context_json, context)
+GAVEL_SET_BODY(gavel_input_set_env_json, env)
+GAVEL_SET_BODY(gavel_input_set_endpoint, endpoint)
+#undef GAVEL_SET_BODY
+
+void gavel_input_set_input_tokens(gavel_input_t* input, int64_t tokens) {
+  if (input) input->in.input_tokens = tokens;
+}
+void gavel_input_set_response_phase(gavel_input_t* input, int response_phase) {
+  if (input) input->response_phase = response_phase != 0;
+}
+
+void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_len, const char* value,
+                            size_t value_len) {
+  if (input == nullptr) return;
+  try {
+    input->Add(name, name_len, gavel_input_t::Attr::kString).s.assign(value ? value : "", value ? value_len : 0);
+  } catch (...) {
+  }
+}
+void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len, int64_t value) {
+  if (input == nullptr) return;
+  try {
+    input->Add(name, name_len, gavel_input_t::Attr::kInt).i = value;
+  } catch (...) {
+  }
+}
+void gavel_input_set_float(gavel_input_t* input, const char* name, size_t name_len, double value) {
+  if (input == nullptr) return;
+  try {
+    input->Add(name, name_len, gavel_input_t::Attr::kFloat).f = value;
+  } catch (...) {
+  }
+}
+void gavel_input_set_bool(gavel_input_t* input, const char* name, size_t name_len, int value) {
+  if (input == nullptr) return;
+  try {
+    input->Add(name, name_len, gavel_input_t::Attr::kBool).i = value != 0;
+  } catch (...) {
+  }
+}
+void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t name_len, const char* const* values,
+                                 const size_t* lens, size_t count) {
+  if (input == nullptr) return;
+  try {
+    gavel_input_t::Attr& a = input->Add(name, name_len, gavel_input_t::Attr::kStringList);
+    a.list.resize(count);
+    for (size_t i = 0; i < count; ++i)
+      a.list[i].assign(values && values[i] ? values[i] : "", values && values[i] && lens ? lens[i] : 0);
+  } catch (...) {
+  }
+}
+
+const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* input, char** errptr) {
+  if (w == nullptr || input == nullptr) {
+    SetError(errptr, w == nullptr ? "worker is NULL" : "input is NULL");
+    return nullptr;
+  }
+  try {
+    const size_t limit = w->engine->options.max_request_bytes;
+    const std::string_view bodies[] = {input->in.request, input->in.response, input->in.principal, input->in.context,
+                                       input->in.env};
+    static const char* const kNames[] = {"request", "response", "principal", "context", "env"};
+    for (int i = 0; i < 5; ++i)
+      if (bodies[i].size() > limit) {
+        SetError(errptr, std::string(kNames[i]) + " body is " + std::to_string(bodies[i].size()) +
+                             " bytes; the limit is " + std::to_string(limit));
+        return nullptr;
+      }
+    RefreshSnapshot(w);
+    const Engine& engine = *w->snap.active;
+    gavel::DecideOptions opts;
+    opts.phase = input->response_phase ? gavel::Phase::kResponse : gavel::Phase::kRequest;
+    opts.limits.json.max_bytes = limit;
+    gavel::DecodeInput in = input->in;
+    if (input->nattrs) {
+      if (!ResolveAttributes(w, engine.program(), input, &w->attributes, errptr)) return nullptr;
+      in.attributes = w->attributes.data();
+      in.attribute_count = input->nattrs;
+    }
+    ++w->seq;
+    const Decision& d = w->active.Decide(engine, in, opts);
+    w->decision.d = &d;
+    w->decision.json_ready = false;
+
+    if (w->snap.shadow) {
+      // The candidate bundle may lay out slots differently: resolve again. A
+      // candidate that does not know an attribute is skipped, not an error of
+      // the active decision.
+      const Engine& shadow = *w->snap.shadow;
+      gavel::DecodeInput sin = input->in;
+      bool ok = true;
+      if (input->nattrs) {
+        char* ignored = nullptr;
+        ok = ResolveAttributes(w, shadow.program(), input, &w->shadow_attributes, &ignored);
+        gavel_free(ignored);
+        sin.attributes = w->shadow_attributes.data();
+        sin.attribute_count = input->nattrs;
+      }
+      if (ok) {
+        const Decision& sd = w->shadow.Decide(shadow, sin, opts);
+        w->engine->shadow_decisions.fetch_add(1, std::memory_order_relaxed);
+        if (!SameOutcome(d, sd)) {
+          w->engine->shadow_differences.fetch_add(1, std::memory_order_relaxed);
+          if (w->snap.shadow_fn) {
+            std::string a = d.ToJson(), b = sd.ToJson();
+            w->snap.shadow_fn(w->snap.shadow_arg, a.data(), a.size(), b.data(), b.size());
+          }
+        }
+      }
+    }
+    if (w->snap.log_fn && Sampled(w, w->snap.sample_rate)) LogDecision(w, d);
+    return &w->decision;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("decide failed: ") + ex.what());
+    return nullptr;
+  }
+}
+
+int gavel_decision_allowed(const gavel_decision_t* d) { return d && d->d->allow ? 1 : 0; }
+int gavel_decision_status(const gavel_decision_t* d) { return d ? d->d->status : 0; }
+const char* gavel_decision_code(const gavel_decision_t* d, size_t* len) { return Out(d ? d->d->code : "", len); }
+const char* gavel_decision_message(const gavel_decision_t* d, size_t* len) { return Out(d ? d->d->message : "", len); }
+const char* gavel_decision_route(const gavel_decision_t* d, size_t* len) {
+  if (d == nullptr || !d->d->has_route) {
+    if (len) *len = 0;
+    return nullptr;
+  }
+  return Out(d->d->route, len);
+}
+
+size_t gavel_decision_rule_count(const gavel_decision_t* d) { return d ? d->d->fired.size() : 0; }
+
+static const gavel::Rule* FiredRule(const gavel_decision_t* d, size_t i) {
+  if (d == nullptr || i >= d->d->fired.size()) return nullptr;
+  return &d->d->engine->program().rules[d->d->fired[i].rule];
+}
+
+const char* gavel_decision_rule_name(const gavel_decision_t* d, size_t i, size_t* len) {
+  const gavel::Rule* r = FiredRule(d, i);
+  return Out(r ? std::string_view(r->name) : std::string_view(""), len);
+}
+gavel_effect_t gavel_decision_rule_effect(const gavel_decision_t* d, size_t i) {
+  const gavel::Rule* r = FiredRule(d, i);
+  return r ? static_cast<gavel_effect_t>(r->effect) : GAVEL_EFFECT_ALLOW;
+}
+const char* gavel_decision_rule_code(const gavel_decision_t* d, size_t i, size_t* len) {
+  const gavel::Rule* r = FiredRule(d, i);
+  if (r == nullptr) return Out("", len);
+  return Out(r->code.empty() && r->effect == gavel::Effect::kDeny ? std::string_view(r->name) : std::string_view(r->code),
+             len);
+}
+const char* gavel_decision_rule_message(const gavel_decision_t* d, size_t i, size_t* len) {
+  if (FiredRule(d, i) == nullptr) return Out("", len);
+  return Out(d->d->fired[i].message, len);
+}
+
+size_t gavel_decision_error_count(const gavel_decision_t* d) { return d ? d->d->errors.size() : 0; }
+const char* gavel_decision_error_rule(const gavel_decision_t* d, size_t i, size_t* len) {
+  if (d == nullptr || i >= d->d->errors.size()) return Out("", len);
+  return Out(d->d->engine->program().rules[d->d->errors[i].rule].name, len);
+}
+const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, size_t* len) {
+  if (d == nullptr || i >= d->d->errors.size()) return Out("", len);
+  return Out(d->d->errors[i].message, len);
+}
+
+size_t gavel_decision_redaction_count(const gavel_decision_t* d) {
+  (void)d;
+  return 0;
+}
+
+const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len) {
+  if (d == nullptr) return Out("", len);
+  return Out(d->d->engine->hash_hex(), len);
+}
+uint64_t gavel_decision_eval_ns(const gavel_decision_t* d) { return d ? d->d->eval_ns : 0; }
+
+const char* gavel_decision_json(const gavel_decision_t* d, size_t* len) {
+  if (d == nullptr) return Out("", len);
+  if (!d->json_ready) {
+    d->json.clear();
+    d->d->AppendJson(&d->json);
+    d->json_ready = true;
+  }
+  return Out(d->json, len);
+}
+
+}  // extern "C"
