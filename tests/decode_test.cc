@@ -18,11 +18,6 @@
 namespace gavel {
 namespace {
 
-// Tests of behaviour the engine gets wrong today skip unless this is set, so the
-// suite stays green while the bug is open; the skip message names the bug.
-bool RunKnownBugs() { return std::getenv("GAVEL_RUN_KNOWN_BUGS") != nullptr; }
-#define KNOWN_ENGINE_BUG(what) \
-  if (!RunKnownBugs()) GTEST_SKIP() << "engine bug: " << what << " (set GAVEL_RUN_KNOWN_BUGS=1 to run)"
 
 // Every schema attribute type the language supports, with and without defaults.
 const char kPolicy[] = R"(
@@ -619,9 +614,6 @@ TEST_F(DecodeTest, DuplicateKeysInTheRequestAreRefused) {
   // {"model":"approved","model":"forbidden"} the policy checks "approved" and
   // the provider serves "forbidden". A body with a duplicate key that the
   // decoder reads must not decode to something the provider will not see.
-  KNOWN_ENGINE_BUG(
-      "duplicate keys in a request body: gavel evaluates the first value, upstream providers use the last, so "
-      "a policy on request.model, messages, tools, max_tokens ... can be bypassed");
   for (const char* body : {
            R"({"model":"gpt-4o-mini-2024-07-18","messages":[],"model":"forbidden-model"})",
            R"({"model":"m","messages":[{"role":"user","content":"hi"}],"messages":[{"role":"user","content":"x"}]})",

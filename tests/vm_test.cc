@@ -27,11 +27,6 @@
 namespace gavel {
 namespace {
 
-// Tests of behaviour the engine gets wrong today skip unless this is set, so the
-// suite stays green while the bug is open; the skip message names the bug.
-bool RunKnownBugs() { return std::getenv("GAVEL_RUN_KNOWN_BUGS") != nullptr; }
-#define KNOWN_ENGINE_BUG(what) \
-  if (!RunKnownBugs()) GTEST_SKIP() << "engine bug: " << what << " (set GAVEL_RUN_KNOWN_BUGS=1 to run)"
 
 const char* const kBuiltinNames[] = {
 #define GAVEL_TEST_SLOT_NAME(name, path) path,
@@ -1055,7 +1050,6 @@ TEST(VmOps, StepBudgetIsTheDocumentedLimit) {
   // docs/language.md, Resource limits: "backward jumps (loop iterations) per
   // predicate: 4,194,304; when exceeded: rule error". Exactly 4,194,304 jumps
   // must therefore succeed and 4,194,305 must fail.
-  KNOWN_ENGINE_BUG("the VM allows only 4,194,303 backward jumps per chunk, one fewer than documented");
   Builder b;
   const uint32_t exactly = LoopChunk(b, 2048, 2048, 2);  // 4,194,303 + 1
   const uint32_t one_more = LoopChunk(b, 2048, 2048, 3);
@@ -1179,10 +1173,6 @@ TEST_F(CompiledVm, StepBudgetStopsNestedQuantifiers) {
   // 2100 x 2100 nested iterations exceed the budget of 4,194,304 backward
   // jumps before the only matching pair (the last one) is reached: the
   // predicate must fail with the budget error, not keep going and find it.
-  KNOWN_ENGINE_BUG(
-      "after the step budget is exhausted, iter_next only marks its iterator as failed and execution goes on; "
-      "the next iter_next decrements `steps` from 0 (uint32 wrap-around to 4294967295), so an enclosing loop "
-      "runs on unbounded and can still return true");
   Compile(R"(
 schema principal { xs: list<int> }
 rule a { when any x in principal.xs: any y in principal.xs: x == 2099 and y == 2099 deny }
@@ -1326,25 +1316,51 @@ TEST(Verifier, SchemaSlots) {
 }
 
 TEST(Verifier, SchemaSlotNamesMustMatchTheirRoot) {
-  // A hostile bundle with a principal slot named "x": the decoder looks the
-  // attribute up as name.substr(strlen("principal.")), which throws
-  // std::out_of_range for a name shorter than the prefix. Either the verifier
-  // refuses such a slot or decoding must cope; it must never throw.
-  KNOWN_ENGINE_BUG(
-      "VerifyAndLink accepts a principal/context slot whose name does not start with \"principal.\"/"
-      "\"context.\"; DecodeAll then throws std::out_of_range from string_view::substr");
-  Valid v;
-  v.b.Slot("x", Root::kPrincipal, SlotType::kString);
-  const std::string e = Verify(v.p());
-  if (!e.empty()) return;  // refused: fine
-  std::vector<Value> slots(v.p().slots.size());
-  Arena arena;
-  DecodeScratch scratch;
-  DecodeError err;
-  std::string principal = R"({"x":"y"})";
-  DecodeInput in;
-  in.principal = principal;
-  EXPECT_NO_THROW(DecodeAll(v.p(), in, DecodeLimits(), &scratch, &arena, slots.data(), &err));
+  // The decoder looks an attribute up by the name after its root's prefix, so
+  // a hostile name such as "x" must be refused (it made DecodeAll throw
+  // std::out_of_range from string_view::substr before the verifier checked it).
+  struct Case {
+    const char* name;
+    Root root;
+    const char* what;
+  } cases[] = {
+      {"x", Root::kPrincipal, "slot 18: name does not start with principal."},
+      {"", Root::kPrincipal, "slot 18: name does not start with principal."},
+      {"principal.", Root::kPrincipal, "slot 18: name does not start with principal."},
+      {"principal.x", Root::kContext, "slot 18: name does not start with context."},
+      {"context.x", Root::kPrincipal, "slot 18: name does not start with principal."},
+      {"Principal.x", Root::kPrincipal, "slot 18: name does not start with principal."},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Valid v;
+    v.b.Slot(c.name, c.root, SlotType::kString);
+    EXPECT_REFUSED(v.p(), c.what);
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.team", Root::kPrincipal, SlotType::kString);
+    v.b.Slot("context.team", Root::kContext, SlotType::kString);
+    v.b.Slot("principal.team", Root::kPrincipal, SlotType::kInt);
+    EXPECT_REFUSED(v.p(), "slot 20: duplicate name");
+  }
+  {
+    Valid v;
+    v.b.Slot("principal.x", Root::kPrincipal, SlotType::kString);
+    v.b.Slot("context.x", Root::kContext, SlotType::kString);
+    ASSERT_EQ(Verify(v.p()), "");
+    std::vector<Value> slots(v.p().slots.size());
+    Arena arena;
+    DecodeScratch scratch;
+    DecodeError err;
+    std::string principal = R"({"x":"p"})", context = R"({"x":"c"})";
+    DecodeInput in;
+    in.principal = principal;
+    in.context = context;
+    ASSERT_TRUE(DecodeAll(v.p(), in, DecodeLimits(), &scratch, &arena, slots.data(), &err)) << err.ToString();
+    EXPECT_EQ(slots[18].str(), "p");
+    EXPECT_EQ(slots[19].str(), "c");
+  }
 }
 
 TEST(Verifier, ConstantPool) {

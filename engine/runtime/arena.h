@@ -55,12 +55,38 @@ class BlockArena {
   size_t current_ = 0;
 };
 
+// Strings the VM builds (lower, upper, concatenation) are memoized for the
+// decision, so a loop-invariant `lower(request.text)` inside a quantifier is
+// computed once, and their total size is capped per decision.
+struct StringMemo {
+  static constexpr int kEntries = 8;
+  struct Entry {
+    uint8_t op = 0;
+    const char* a = nullptr;
+    uint32_t alen = 0;
+    const char* b = nullptr;
+    uint32_t blen = 0;
+    Value result;
+  };
+  Entry entries[kEntries];
+  int next = 0;
+  void Reset() {
+    for (Entry& e : entries) e = Entry();
+    next = 0;
+  }
+};
+
 struct Arena {
+  static constexpr size_t kMaxVmStringBytes = 64u << 20;  // per decision
   BlockArena<Value> values{1024};
   BlockArena<char> bytes{16384};
+  StringMemo memo;
+  size_t vm_string_bytes = 0;
   void Reset() {
     values.Reset();
     bytes.Reset();
+    memo.Reset();
+    vm_string_bytes = 0;
   }
 };
 

@@ -270,12 +270,30 @@ Value Join(Ctx& c, const MessageList& ml, int cls) {
   return Value::String(buf, used);
 }
 
-bool Parse(Ctx& c, Document* d, std::string_view body, const char* root) {
+// JSON parsers disagree on duplicate keys (first wins here, last wins in most
+// servers), so a body with one could be decided on a value the model never
+// sees. Every object of every body is checked; such a body is refused.
+bool CheckDuplicateKeys(Ctx& c, const Document& d, const char* root, std::vector<std::string_view>* keys) {
+  for (uint32_t i = 0; i < d.size(); ++i) {
+    if (d[i].type != Type::Object || d[i].count < 2) continue;
+    keys->clear();
+    uint32_t m = i + 1;
+    for (uint32_t k = 0; k < d[i].count; ++k, m = d[m + 1].next) keys->emplace_back(d[m].str, d[m].len);
+    std::sort(keys->begin(), keys->end());
+    for (size_t k = 1; k < keys->size(); ++k)
+      if ((*keys)[k] == (*keys)[k - 1])
+        return Fail(c, root, "duplicate key \"" + std::string((*keys)[k].substr(0, 64)) + "\" in the object at byte " +
+                                 std::to_string(d[i].offset));
+  }
+  return true;
+}
+
+bool Parse(Ctx& c, Document* d, std::string_view body, const char* root, std::vector<std::string_view>* keys) {
   json::Error je;
   if (!d->parse(body, c.limits.json, &je))
     return Fail(c, root, "invalid JSON at byte " + std::to_string(je.offset) + ": " + je.message);
   if ((*d)[0].type != Type::Object) return Fail(c, root, "expected a JSON object, " + Got((*d)[0]));
-  return true;
+  return CheckDuplicateKeys(c, *d, root, keys);
 }
 
 bool DecodeRequest(Ctx& c, const Document& d, std::string_view endpoint, int64_t exact_tokens, Value* slots) {
@@ -648,27 +666,27 @@ bool DecodeAll(const Program& p, const DecodeInput& in, const DecodeLimits& limi
   Ctx c{limits, arena, err};
   for (size_t i = 0; i < p.slots.size(); ++i) slots[i] = Value();
   if (!in.request.empty()) {
-    if (!Parse(c, &scratch->request, in.request, "request")) return false;
+    if (!Parse(c, &scratch->request, in.request, "request", &scratch->keys)) return false;
     if (!DecodeRequest(c, scratch->request, in.endpoint, in.input_tokens, slots)) return false;
   }
   if (!in.response.empty()) {
-    if (!Parse(c, &scratch->response, in.response, "response")) return false;
+    if (!Parse(c, &scratch->response, in.response, "response", &scratch->keys)) return false;
     if (!DecodeResponse(c, scratch->response, slots)) return false;
   }
   const Document* pd = nullptr;
   if (!in.principal.empty()) {
-    if (!Parse(c, &scratch->principal, in.principal, "principal")) return false;
+    if (!Parse(c, &scratch->principal, in.principal, "principal", &scratch->keys)) return false;
     pd = &scratch->principal;
   }
   if (!DecodeAttributes(c, p, Root::kPrincipal, pd, slots)) return false;
   const Document* cd = nullptr;
   if (!in.context.empty()) {
-    if (!Parse(c, &scratch->context, in.context, "context")) return false;
+    if (!Parse(c, &scratch->context, in.context, "context", &scratch->keys)) return false;
     cd = &scratch->context;
   }
   if (!DecodeAttributes(c, p, Root::kContext, cd, slots)) return false;
   if (!in.env.empty()) {
-    if (!Parse(c, &scratch->env, in.env, "env")) return false;
+    if (!Parse(c, &scratch->env, in.env, "env", &scratch->keys)) return false;
     const Document& d = scratch->env;
     uint32_t t = d.find(0, "time");
     if (t != kNone && d[t].type != Type::Null) {

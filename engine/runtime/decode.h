@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/runtime/arena.h"
 #include "engine/runtime/json.h"
@@ -50,6 +51,7 @@ struct DecodeError {
 // Per-worker decoding state, reused across decisions.
 struct DecodeScratch {
   json::Document request, response, principal, context, env;
+  std::vector<std::string_view> keys;  // duplicate-key check
 };
 
 // Fills slots[0..p.slots.size()) from input. Returns false and *err on bad input.

@@ -86,6 +86,32 @@ bool Member(const Value& x, const Value& c, bool* out) {
 
 inline char LowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? char(ch + 32) : ch; }
 
+const Value* MemoFind(const StringMemo& m, Op op, const Value& a, const Value* b) {
+  for (const StringMemo::Entry& e : m.entries)
+    if (e.op == static_cast<uint8_t>(op) && e.a == a.s && e.alen == a.len &&
+        (b == nullptr || (e.b == b->s && e.blen == b->len)) && e.result.kind == Kind::kString)
+      return &e.result;
+  return nullptr;
+}
+
+void MemoPut(StringMemo* m, Op op, const Value& a, const Value* b, const Value& result) {
+  StringMemo::Entry& e = m->entries[m->next];
+  m->next = (m->next + 1) % StringMemo::kEntries;
+  e.op = static_cast<uint8_t>(op);
+  e.a = a.s;
+  e.alen = a.len;
+  e.b = b ? b->s : nullptr;
+  e.blen = b ? b->len : 0;
+  e.result = result;
+}
+
+// Room for a VM-built string of n bytes, or null past the per-decision cap.
+char* StringRoom(Arena* arena, uint64_t n) {
+  if (n > UINT32_MAX || arena->vm_string_bytes + n > Arena::kMaxVmStringBytes) return nullptr;
+  arena->vm_string_bytes += n;
+  return arena->bytes.Alloc(static_cast<size_t>(n) + 1);
+}
+
 }  // namespace
 
 bool FindLiteral(const char* text, size_t len, const std::string& needle, bool caseless) {
@@ -309,10 +335,16 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kMod: {
         const Value x = regs[in.b], y = regs[in.c];
         if (in.op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
-          char* buf = arena->bytes.Alloc(size_t(x.len) + y.len + 1);
+          if (const Value* m = MemoFind(arena->memo, in.op, x, &y)) {
+            A = *m;
+            break;
+          }
+          char* buf = StringRoom(arena, uint64_t(x.len) + y.len);
+          if (buf == nullptr) FAIL("strings built by this decision exceed 64 MiB");
           std::memcpy(buf, x.s, x.len);
           std::memcpy(buf + x.len, y.s, y.len);
           A = Value::String(buf, x.len + y.len);
+          MemoPut(&arena->memo, in.op, x, &y, A);
           break;
         }
         const bool ints = (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
@@ -425,7 +457,12 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kUpper: {
         const Value& x = regs[in.b];
         if (x.kind != Kind::kString) FAIL("lower/upper of a non-string");
-        char* buf = arena->bytes.Alloc(size_t(x.len) + 1);
+        if (const Value* m = MemoFind(arena->memo, in.op, x, nullptr)) {
+          A = *m;
+          break;
+        }
+        char* buf = StringRoom(arena, x.len);
+        if (buf == nullptr) FAIL("strings built by this decision exceed 64 MiB");
         for (uint32_t i = 0; i < x.len; ++i) {
           char c = x.s[i];
           if (in.op == Op::kLower && c >= 'A' && c <= 'Z') c = char(c + 32);
@@ -433,6 +470,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
           buf[i] = c;
         }
         A = Value::String(buf, x.len);
+        MemoPut(&arena->memo, in.op, x, nullptr, A);
         break;
       }
       case Op::kTokens:
@@ -488,7 +526,14 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         Value& it = regs[in.a];
         if (it.kind != Kind::kIter) FAIL("iter_next without iter_begin");
         if (it.len > 0) {
-          if (--steps == 0) FAIL("step budget exhausted");
+          // A resource limit, not a value: the whole chunk fails, so no
+          // enclosing loop can go on past it.
+          if (steps == 0) {
+            err->what = "step budget exhausted";
+            err->slot = -1;
+            return false;
+          }
+          --steps;
           regs[in.a + 1] = it.items[0];
           ++it.items;
           --it.len;
