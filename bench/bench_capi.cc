@@ -20,10 +20,9 @@ std::string ReadBundle() {
   return ss.str();
 }
 
-const char kRequest[] =
-    R"({"model":"gpt-4o-mini-2024-07-18","user":"cust-5f2a","max_tokens":256,)"
-    R"("messages":[{"role":"system","content":"You are a helpful assistant."},)"
-    R"({"role":"user","content":"Where is my order? It was due on Monday."}]})";
+const char kRequest[] = R"({"model":"gpt-4o-mini-2024-07-18","user":"cust-5f2a","max_tokens":256,)"
+                        R"("messages":[{"role":"system","content":"You are a helpful assistant."},)"
+                        R"({"role":"user","content":"Where is my order? It was due on Monday."}]})";
 const char kPrincipal[] = R"({"api_key":"k1","team":"support","roles":["support"],"tier":"paid"})";
 
 void BM_Cpp_Decide(benchmark::State& state) {

@@ -2,11 +2,11 @@
 // bytes: nlohmann::json (DOM) and simdjson (DOM) parse the body the gavel
 // decoder decodes, so the ratios in the closing notes are like for like.
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <simdjson.h>
 #include <sstream>
 #include <string>
 
@@ -41,10 +41,9 @@ std::shared_ptr<const Engine> LoadExample(const std::string& name) {
   return Load(Read(std::string(GAVEL_SOURCE_DIR) + "/policies/" + name + ".policy"), name);
 }
 
-const char kSmallRequest[] =
-    R"({"model":"gpt-4o-mini-2024-07-18","user":"cust-5f2a","max_tokens":256,)"
-    R"("messages":[{"role":"system","content":"You are a helpful assistant."},)"
-    R"({"role":"user","content":"Where is my order? It was due on Monday."}]})";
+const char kSmallRequest[] = R"({"model":"gpt-4o-mini-2024-07-18","user":"cust-5f2a","max_tokens":256,)"
+                             R"("messages":[{"role":"system","content":"You are a helpful assistant."},)"
+                             R"({"role":"user","content":"Where is my order? It was due on Monday."}]})";
 
 // A realistic ~4 KB chat body: system prompt, a few turns, a tool definition
 // and a tool result, mostly prose.
@@ -66,8 +65,9 @@ std::string ChatBody4K() {
   }
   messages.push_back({{"role", "tool"}, {"tool_call_id", "call_1"}, {"content", prose + prose}});
   messages.push_back({{"role", "user"},
-                      {"content", {{{"type", "text"}, {"text", "Can I return a gift without a receipt?"}},
-                                   {{"type", "image_url"}, {"image_url", {{"url", "https://example.com/r.png"}}}}}}});
+                      {"content",
+                       {{{"type", "text"}, {"text", "Can I return a gift without a receipt?"}},
+                        {{"type", "image_url"}, {"image_url", {{"url", "https://example.com/r.png"}}}}}}});
   body["messages"] = messages;
   std::string s = body.dump();
   while (s.size() < 4096) {
@@ -112,11 +112,24 @@ std::string SyntheticPolicy(int n) {
   for (int i = 0; i < n; ++i) {
     const std::string id = std::to_string(i);
     switch (i % 5) {
-      case 0: s += "rule r" + id + " {\n  when request.model == \"model-" + id + "\" and principal.tier == \"free\"\n  deny \"m\"\n}\n"; break;
-      case 1: s += "rule r" + id + " {\n  when principal.team == \"team-" + id + "\"\n  route \"model-small\"\n}\n"; break;
-      case 2: s += "rule r" + id + " {\n  when \"role-" + id + "\" in principal.roles and request.model != \"x\"\n  deny\n}\n"; break;
-      case 3: s += "rule r" + id + " {\n  when request.input_tokens > " + std::to_string(100000 + i) + "\n  deny status 413\n}\n"; break;
-      case 4: s += "rule r" + id + " {\n  when any t in request.tools: t.name == \"tool-" + id + "\"\n  flag \"t\"\n}\n"; break;
+      case 0:
+        s += "rule r" + id + " {\n  when request.model == \"model-" + id +
+             "\" and principal.tier == \"free\"\n  deny \"m\"\n}\n";
+        break;
+      case 1:
+        s += "rule r" + id + " {\n  when principal.team == \"team-" + id + "\"\n  route \"model-small\"\n}\n";
+        break;
+      case 2:
+        s +=
+            "rule r" + id + " {\n  when \"role-" + id + "\" in principal.roles and request.model != \"x\"\n  deny\n}\n";
+        break;
+      case 3:
+        s += "rule r" + id + " {\n  when request.input_tokens > " + std::to_string(100000 + i) +
+             "\n  deny status 413\n}\n";
+        break;
+      case 4:
+        s += "rule r" + id + " {\n  when any t in request.tools: t.name == \"tool-" + id + "\"\n  flag \"t\"\n}\n";
+        break;
     }
   }
   return s;
@@ -193,7 +206,6 @@ BENCHMARK(BM_Decode4K_SimdjsonParse);
 
 }  // namespace
 }  // namespace gavel
-
 
 namespace gavel {
 namespace {

@@ -203,8 +203,8 @@ TEST(Bundle, EveryTruncationIsRefused) {
       EXPECT_TRUE(p.rules.empty() && p.slots.empty()) << "a refused bundle left a program behind";
     }
     EXPECT_EQ(Read(nullptr, 0), "bundle truncated: 0 bytes is shorter than the header");
-    EXPECT_EQ(Read(nullptr, bytes.size()), "bundle truncated: " + std::to_string(bytes.size()) +
-                                               " bytes is shorter than the header");
+    EXPECT_EQ(Read(nullptr, bytes.size()),
+              "bundle truncated: " + std::to_string(bytes.size()) + " bytes is shorter than the header");
   }
 }
 
@@ -241,13 +241,20 @@ TEST(Bundle, EverySingleByteFlipIsRefused) {
         accepted.push_back(i);
         continue;
       }
-      if (i < 8) EXPECT_EQ(e, "not a gavel bundle (bad magic)") << i;
-      else if (i < 12) EXPECT_NE(e.find("is not supported (this runtime reads version 1)"), std::string::npos) << e;
-      else if (i < 16) EXPECT_EQ(e, "bundle has unknown flags") << i;
-      else if (i < 24) EXPECT_TRUE(e.rfind("bundle truncated or padded", 0) == 0 || e == "bundle larger than the maximum") << e;
-      else if (i < 40) EXPECT_EQ(e, "bundle checksum mismatch (corrupted)") << i;
-      else if (i < 48) EXPECT_EQ(e, "bundle header has non-zero reserved bytes") << i;
-      else EXPECT_EQ(e, "bundle checksum mismatch (corrupted)") << i;
+      if (i < 8)
+        EXPECT_EQ(e, "not a gavel bundle (bad magic)") << i;
+      else if (i < 12)
+        EXPECT_NE(e.find("is not supported (this runtime reads version 1)"), std::string::npos) << e;
+      else if (i < 16)
+        EXPECT_EQ(e, "bundle has unknown flags") << i;
+      else if (i < 24)
+        EXPECT_TRUE(e.rfind("bundle truncated or padded", 0) == 0 || e == "bundle larger than the maximum") << e;
+      else if (i < 40)
+        EXPECT_EQ(e, "bundle checksum mismatch (corrupted)") << i;
+      else if (i < 48)
+        EXPECT_EQ(e, "bundle header has non-zero reserved bytes") << i;
+      else
+        EXPECT_EQ(e, "bundle checksum mismatch (corrupted)") << i;
     }
   }
   EXPECT_TRUE(accepted.empty()) << "accepted " << accepted.size() << " flipped bundles, first at byte "
@@ -277,9 +284,8 @@ TEST(Bundle, HeaderChecks) {
   for (uint32_t v : {0u, 2u, 3u, 0xffffffffu}) {
     std::string b = bytes;
     SetU32(&b, 8, v);
-    EXPECT_EQ(Read(b), "bundle format version " + std::to_string(v) +
-                           " is not supported (this runtime reads version " + std::to_string(kBundleFormatVersion) +
-                           ")");
+    EXPECT_EQ(Read(b), "bundle format version " + std::to_string(v) + " is not supported (this runtime reads version " +
+                           std::to_string(kBundleFormatVersion) + ")");
   }
   {
     std::string b = bytes;
@@ -390,8 +396,7 @@ TEST(Bundle, HostileSchemaSlotNameIsRefused) {
   // A bundle whose principal slot is named "x": decoding would look the key up
   // with name.substr(strlen("principal.")), which throws std::out_of_range, so
   // the loader must refuse it.
-  std::unique_ptr<Program> p =
-      CompilePolicy(fs::path(GAVEL_SOURCE_DIR) / "policies" / "support_assistant.policy");
+  std::unique_ptr<Program> p = CompilePolicy(fs::path(GAVEL_SOURCE_DIR) / "policies" / "support_assistant.policy");
   ASSERT_TRUE(p);
   bool renamed = false;
   for (auto& s : p->slots)

@@ -18,7 +18,6 @@
 namespace gavel {
 namespace {
 
-
 // Every schema attribute type the language supports, with and without defaults.
 const char kPolicy[] = R"(
 package test.decode
@@ -198,7 +197,8 @@ TEST_F(DecodeTest, ChatMessagesFillEveryTextSlot) {
       {"role": "function", "name": "f", "content": "fn out"},
       {"role": "assistant", "content": null, "tool_calls": [{"id": "c2"}]}
     ]
-  })")) << err_.ToString();
+  })"))
+      << err_.ToString();
   EXPECT_EQ(Str(Slot(kSlotRequestModel)), "gpt-4o-2024-08-06");
   EXPECT_EQ(Str(Slot(kSlotRequestEndpoint)), "chat");
   EXPECT_EQ(Messages(), (std::vector<std::string>{
@@ -269,8 +269,7 @@ TEST_F(DecodeTest, MultiPartContentJoinsTextParts) {
       "bare string part"
     ]}]})"))
       << err_.ToString();
-  EXPECT_EQ(Messages(), (std::vector<std::string>{
-                            "user|What is in this image?\nAnswer briefly.\nbare string part|-"}));
+  EXPECT_EQ(Messages(), (std::vector<std::string>{"user|What is in this image?\nAnswer briefly.\nbare string part|-"}));
   EXPECT_EQ(Str(Slot(kSlotRequestUserText)), "What is in this image?\nAnswer briefly.\nbare string part");
   EXPECT_EQ(Int(Slot(kSlotRequestInputTokens)), Estimate({22 + 1 + 15 + 1 + 16}));
 
@@ -477,8 +476,8 @@ TEST_F(DecodeTest, InferEndpoint) {
 
 TEST_F(DecodeTest, ExplicitEndpointOverridesInference) {
   // The host says completions: messages are not read, the prompt is.
-  ASSERT_TRUE(DecodeRequest(R"({"messages":[{"role":"user","content":"chat text"}],"prompt":"prompt text"})",
-                            "completions"));
+  ASSERT_TRUE(
+      DecodeRequest(R"({"messages":[{"role":"user","content":"chat text"}],"prompt":"prompt text"})", "completions"));
   EXPECT_EQ(Str(Slot(kSlotRequestEndpoint)), "completions");
   EXPECT_EQ(Messages(), (std::vector<std::string>{"user|prompt text|-"}));
   // The host says chat for a body without messages.
@@ -523,7 +522,8 @@ TEST_F(DecodeTest, MaxTokensAliases) {
 
 TEST_F(DecodeTest, MaxTokensMustBeANonNegativeInteger) {
   ExpectRequestError(R"({"messages":[],"max_tokens":-1})", "request.max_tokens", "must not be negative");
-  ExpectRequestError(R"({"messages":[],"max_tokens":1.5})", "request.max_tokens", "expected an integer, got a fraction");
+  ExpectRequestError(R"({"messages":[],"max_tokens":1.5})", "request.max_tokens",
+                     "expected an integer, got a fraction");
   ExpectRequestError(R"({"messages":[],"max_tokens":"100"})", "request.max_tokens", "expected an integer, got string");
   ExpectRequestError(R"({"messages":[],"max_completion_tokens":-5})", "request.max_completion_tokens",
                      "must not be negative");
@@ -782,15 +782,21 @@ TEST_F(DecodeTest, DurationTexts) {
   struct Case {
     const char* json;
     int64_t ms;
-  } ok[] = {{R"("500ms")", 500}, {R"("90s")", 90000}, {R"("5m")", 300000}, {R"("2h")", 7200000},
-            {R"("1d")", 86400000}, {R"("0s")", 0},   {"0", 0},           {"86400000", 86400000}};
+  } ok[] = {{R"("500ms")", 500},
+            {R"("90s")", 90000},
+            {R"("5m")", 300000},
+            {R"("2h")", 7200000},
+            {R"("1d")", 86400000},
+            {R"("0s")", 0},
+            {"0", 0},
+            {"86400000", 86400000}};
   for (const Case& c : ok) {
     ASSERT_TRUE(DecodePrincipal(std::string(R"({"window":)") + c.json + "}")) << c.json << ": " << err_.ToString();
     ASSERT_EQ(Slot("principal.window").kind, Kind::kDuration) << c.json;
     EXPECT_EQ(Slot("principal.window").i, c.ms) << c.json;
   }
-  for (const char* bad : {R"("90")", R"("s")", R"("1.5h")", R"("1h30m")", R"("90 s")", R"("-5s")", R"("5w")",
-                          R"("")", "1.5", "true", R"("99999999999999999999s")"}) {
+  for (const char* bad : {R"("90")", R"("s")", R"("1.5h")", R"("1h30m")", R"("90 s")", R"("-5s")", R"("5w")", R"("")",
+                          "1.5", "true", R"("99999999999999999999s")"}) {
     SCOPED_TRACE(bad);
     body_ = std::string(R"({"window":)") + bad + "}";
     DecodeInput in;
@@ -872,7 +878,8 @@ TEST_F(DecodeTest, AttributeTypeErrorsNameTheField) {
 
   DecodeLimits small;
   small.max_list = 2;
-  ExpectInputError(&DecodeInput::principal, R"({"roles":["a","b","c"]})", "principal.roles", "more than 2 items", small);
+  ExpectInputError(&DecodeInput::principal, R"({"roles":["a","b","c"]})", "principal.roles", "more than 2 items",
+                   small);
   ExpectInputError(&DecodeInput::principal, R"({"caps":{"a":1,"b":2,"c":3}})", "principal.caps", "more than 2 entries",
                    small);
 }

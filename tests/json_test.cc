@@ -60,8 +60,7 @@ Error ParseError(std::string_view text, const Limits& limits = Limits()) {
   return err;
 }
 
-void ExpectReject(std::string_view text, size_t offset,
-                  const std::string& message) {
+void ExpectReject(std::string_view text, size_t offset, const std::string& message) {
   const Error err = ParseError(text);
   EXPECT_EQ(err.message, message) << "input: " << text;
   EXPECT_EQ(err.offset, offset) << "input: " << text;
@@ -292,8 +291,7 @@ TEST(JsonTest, Doubles) {
       // 1 + 2^-53 is exactly halfway between 1 and the next double: ties go
       // to even; a hair either side decides.
       {"1.00000000000000011102230246251565404236316680908203125", 1.0},
-      {"1.00000000000000011102230246251565404236316680908203126",
-       1.0000000000000002},
+      {"1.00000000000000011102230246251565404236316680908203126", 1.0000000000000002},
       {"1.00000000000000011102230246251565404236316680908203124", 1.0},
   };
   Document doc;
@@ -315,8 +313,7 @@ TEST(JsonTest, UnderflowIsZeroOverflowIsError) {
   EXPECT_TRUE(std::signbit(doc[0].num));
   ASSERT_TRUE(doc.parse("-0.0", Limits(), nullptr));
   EXPECT_TRUE(std::signbit(doc[0].num));
-  ASSERT_TRUE(doc.parse("0.00000000000000000000000000000000000000001e-300",
-                        Limits(), nullptr));
+  ASSERT_TRUE(doc.parse("0.00000000000000000000000000000000000000001e-300", Limits(), nullptr));
   EXPECT_EQ(doc[0].num, 0.0);
 
   ExpectReject("1e400", 0, "number out of range");
@@ -377,14 +374,12 @@ TEST(JsonTest, NumbersMatchStrtod) {
 TEST(JsonTest, NumberParsingIgnoresLocale) {
   const char* old = std::setlocale(LC_NUMERIC, nullptr);
   const std::string saved = old != nullptr ? old : "C";
-  if (std::setlocale(LC_NUMERIC, "de_DE.UTF-8") == nullptr &&
-      std::setlocale(LC_NUMERIC, "fr_FR.UTF-8") == nullptr) {
+  if (std::setlocale(LC_NUMERIC, "de_DE.UTF-8") == nullptr && std::setlocale(LC_NUMERIC, "fr_FR.UTF-8") == nullptr) {
     GTEST_SKIP() << "no locale with a decimal comma installed";
   }
   Document doc;
   // 25 significant digits take the slow (library) path.
-  const bool ok =
-      doc.parse("[1.5, 0.1234567890123456789012345]", Limits(), nullptr);
+  const bool ok = doc.parse("[1.5, 0.1234567890123456789012345]", Limits(), nullptr);
   std::setlocale(LC_NUMERIC, saved.c_str());
   ASSERT_TRUE(ok);
   EXPECT_EQ(doc[1].num, 1.5);
@@ -437,8 +432,7 @@ TEST(JsonTest, SimpleEscapes) {
   ASSERT_TRUE(doc.parse(text, Limits(), nullptr));
   EXPECT_EQ(Str(doc[0]), "a\"b\\c/d\be\ff\ng\rh\ti");
   // Unescaped text lives in the document's buffer, not the input.
-  EXPECT_FALSE(doc[0].str >= text.data() &&
-               doc[0].str < text.data() + text.size());
+  EXPECT_FALSE(doc[0].str >= text.data() && doc[0].str < text.data() + text.size());
 }
 
 TEST(JsonTest, UnicodeEscapes) {
@@ -475,8 +469,7 @@ TEST(JsonTest, RawUtf8AndLongStrings) {
   // without escapes earlier in the string.
   for (size_t pad = 0; pad < 20; ++pad) {
     const std::string a(pad, 'a');
-    const std::string text = "[\"" + a + "\\n" + a + "\xC3\xA9" + a + "\",\"" +
-                             a + "\xE2\x82\xAC" + a + "\"]";
+    const std::string text = "[\"" + a + "\\n" + a + "\xC3\xA9" + a + "\",\"" + a + "\xE2\x82\xAC" + a + "\"]";
     ASSERT_TRUE(doc.parse(text, Limits(), nullptr)) << pad;
     EXPECT_EQ(Str(doc[1]), a + "\n" + a + "\xC3\xA9" + a);
     EXPECT_EQ(Str(doc[2]), a + "\xE2\x82\xAC" + a);
@@ -550,11 +543,9 @@ TEST(JsonTest, InvalidUtf8) {
       "\xE2\x28\xA1",  //
   };
   for (const char* bytes : cases) {
-    ExpectReject("\"ab" + std::string(bytes) + "\"", 3,
-                 "invalid UTF-8 in string");
+    ExpectReject("\"ab" + std::string(bytes) + "\"", 3, "invalid UTF-8 in string");
     // Also after an escape (the copying path).
-    ExpectReject("\"\\nab" + std::string(bytes) + "zz\"", 5,
-                 "invalid UTF-8 in string");
+    ExpectReject("\"\\nab" + std::string(bytes) + "zz\"", 5, "invalid UTF-8 in string");
   }
   // Truncated at the very end of the input.
   ExpectReject("\"ab\xE2\x82", 3, "invalid UTF-8 in string");
@@ -600,8 +591,7 @@ TEST(JsonTest, NestedLayout) {
 }
 
 TEST(JsonTest, IterationIdiom) {
-  const std::string text =
-      R"([ [1, [2, 3]], {"k": {"x": [4]}, "j": 5}, "s", [], {} ])";
+  const std::string text = R"([ [1, [2, 3]], {"k": {"x": [4]}, "j": 5}, "s", [], {} ])";
   Document doc;
   ASSERT_TRUE(doc.parse(text, Limits(), nullptr));
   CheckTape(doc);
@@ -616,8 +606,7 @@ TEST(JsonTest, IterationIdiom) {
     e = doc[e].next;
   }
   EXPECT_EQ(e, doc.size());
-  EXPECT_EQ(types, (std::vector<Type>{Type::Array, Type::Object, Type::String,
-                                      Type::Array, Type::Object}));
+  EXPECT_EQ(types, (std::vector<Type>{Type::Array, Type::Object, Type::String, Type::Array, Type::Object}));
   EXPECT_EQ(counts, (std::vector<uint32_t>{2, 2, 0, 0, 0}));
 
   // Object member walk: key at m, value at m + 1, next at doc[m + 1].next.
@@ -657,9 +646,8 @@ TEST(JsonTest, EmptyContainers) {
 }
 
 TEST(JsonTest, Find) {
-  const std::string text =
-      R"({"model":"gpt-4o","n":1,"model":"dup","":"empty","k\u00e9y":2,)"
-      R"("nested":{"model":"inner"},"models":3})";
+  const std::string text = R"({"model":"gpt-4o","n":1,"model":"dup","":"empty","k\u00e9y":2,)"
+                           R"("nested":{"model":"inner"},"models":3})";
   Document doc;
   ASSERT_TRUE(doc.parse(text, Limits(), nullptr));
   CheckTape(doc);
@@ -690,8 +678,7 @@ TEST(JsonTest, StructuralRejections) {
   ExpectReject(R"({"a":1,})", 7, "trailing comma in object");
   ExpectReject("[1 2]", 3, "expected ',' or ']' after array element");
   ExpectReject("[1}", 2, "expected ',' or ']' after array element");
-  ExpectReject(R"({"a":1 "b":2})", 7,
-               "expected ',' or '}' after object member");
+  ExpectReject(R"({"a":1 "b":2})", 7, "expected ',' or '}' after object member");
   ExpectReject(R"({"a":1])", 6, "expected ',' or '}' after object member");
   ExpectReject(R"({"a" 1})", 5, "expected ':' after object key");
   ExpectReject(R"({"a")", 4, "unexpected end of input");
@@ -842,9 +829,8 @@ std::string BigDocument() {
   std::string s = "{\"items\":[";
   for (int k = 0; k < 2000; ++k) {
     if (k > 0) s += ',';
-    s += "{\"id\":" + std::to_string(k) + ",\"name\":\"item\\t" +
-         std::to_string(k) + "\",\"plain\":\"p" + std::to_string(k) +
-         "\",\"w\":" + std::to_string(k) + ".25}";
+    s += "{\"id\":" + std::to_string(k) + ",\"name\":\"item\\t" + std::to_string(k) + "\",\"plain\":\"p" +
+         std::to_string(k) + "\",\"w\":" + std::to_string(k) + ".25}";
   }
   s += "],\"tail\":\"\\u00e9nd\"}";
   return s;
@@ -953,8 +939,7 @@ TEST(JsonTest, OpenAiChatCompletion) {
 })";
   Document doc;
   Error err;
-  ASSERT_TRUE(doc.parse(body, Limits(), &err))
-      << err.message << " at " << err.offset;
+  ASSERT_TRUE(doc.parse(body, Limits(), &err)) << err.message << " at " << err.offset;
   CheckTape(doc);
   ASSERT_EQ(doc[0].type, Type::Object);
   EXPECT_EQ(doc[0].count, 11u);
@@ -984,10 +969,8 @@ TEST(JsonTest, OpenAiChatCompletion) {
     msg = doc[msg].next;
   }
   EXPECT_EQ(msg, doc[messages].next);
-  EXPECT_EQ(roles,
-            (std::vector<std::string>{"system", "user", "assistant", "tool"}));
-  EXPECT_EQ(Str(doc[doc.find(messages + 1, "content")]),
-            "You are a helpful assistant.\nBe brief.");
+  EXPECT_EQ(roles, (std::vector<std::string>{"system", "user", "assistant", "tool"}));
+  EXPECT_EQ(Str(doc[doc.find(messages + 1, "content")]), "You are a helpful assistant.\nBe brief.");
 
   const uint32_t parts = doc.find(user, "content");
   ASSERT_EQ(doc[parts].type, Type::Array);
@@ -995,8 +978,7 @@ TEST(JsonTest, OpenAiChatCompletion) {
   const uint32_t part0 = parts + 1;
   const uint32_t part1 = doc[part0].next;
   EXPECT_EQ(Str(doc[doc.find(part0, "type")]), "text");
-  EXPECT_EQ(Str(doc[doc.find(part0, "text")]),
-            "What's in this image? Caf\xC3\xA9 \"menu\" \xF0\x9F\x8D\x95");
+  EXPECT_EQ(Str(doc[doc.find(part0, "text")]), "What's in this image? Caf\xC3\xA9 \"menu\" \xF0\x9F\x8D\x95");
   EXPECT_EQ(Str(doc[doc.find(part1, "type")]), "image_url");
   const uint32_t image = doc.find(part1, "image_url");
   EXPECT_EQ(Str(doc[doc.find(image, "url")]), "https://example.com/menu.png");
@@ -1048,12 +1030,9 @@ class Reference {
   }
 
  private:
-  int Peek() const {
-    return p_ < s_.size() ? static_cast<unsigned char>(s_[p_]) : -1;
-  }
+  int Peek() const { return p_ < s_.size() ? static_cast<unsigned char>(s_[p_]) : -1; }
   void Ws() {
-    while (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r')
-      ++p_;
+    while (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r') ++p_;
   }
   bool Lit(std::string_view w) {
     if (s_.substr(p_, w.size()) != w) return false;
@@ -1303,8 +1282,7 @@ TEST(JsonTest, DifferentialFuzz) {
     const bool ok_fresh = fresh.parse(s, Limits(), &err_fresh);
     ASSERT_EQ(ok, ok_fresh) << s;
     ASSERT_EQ(ok, Reference(s).Accepts())
-        << "input: " << s << "\nerror: " << err_reused.message << " at "
-        << err_reused.offset;
+        << "input: " << s << "\nerror: " << err_reused.message << " at " << err_reused.offset;
     if (!ok) {
       ++rejected;
       ASSERT_EQ(err_reused.message, err_fresh.message);
@@ -1323,9 +1301,7 @@ TEST(JsonTest, DifferentialFuzz) {
     ASSERT_EQ(Canonical(again), canon);
   }
   std::printf("fuzz: %d accepted, %d rejected\n", accepted, rejected);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // Both outcomes must be well represented for the loop to mean anything.
   EXPECT_GT(accepted, 2000);
   EXPECT_GT(rejected, 2000);

@@ -27,7 +27,6 @@
 namespace gavel {
 namespace {
 
-
 const char* const kBuiltinNames[] = {
 #define GAVEL_TEST_SLOT_NAME(name, path) path,
     GAVEL_BUILTIN_SLOTS(GAVEL_TEST_SLOT_NAME)
@@ -47,15 +46,49 @@ struct CV {
   std::vector<CV> items;  // maps: key, value, key, value ...
   bool sorted = false;
 };
-CV CInt(int64_t v) { CV c; c.kind = Kind::kInt; c.i = v; return c; }
-CV CFloat(double v) { CV c; c.kind = Kind::kFloat; c.f = v; return c; }
-CV CBool(bool v) { CV c; c.kind = Kind::kBool; c.i = v; return c; }
-CV CDur(int64_t ms) { CV c; c.kind = Kind::kDuration; c.i = ms; return c; }
-CV CStr(std::string v) { CV c; c.kind = Kind::kString; c.s = std::move(v); return c; }
-CV CList(std::vector<CV> items, bool sorted = false) {
-  CV c; c.kind = Kind::kList; c.items = std::move(items); c.sorted = sorted; return c;
+CV CInt(int64_t v) {
+  CV c;
+  c.kind = Kind::kInt;
+  c.i = v;
+  return c;
 }
-CV CRecord(std::vector<CV> items) { CV c; c.kind = Kind::kRecord; c.items = std::move(items); return c; }
+CV CFloat(double v) {
+  CV c;
+  c.kind = Kind::kFloat;
+  c.f = v;
+  return c;
+}
+CV CBool(bool v) {
+  CV c;
+  c.kind = Kind::kBool;
+  c.i = v;
+  return c;
+}
+CV CDur(int64_t ms) {
+  CV c;
+  c.kind = Kind::kDuration;
+  c.i = ms;
+  return c;
+}
+CV CStr(std::string v) {
+  CV c;
+  c.kind = Kind::kString;
+  c.s = std::move(v);
+  return c;
+}
+CV CList(std::vector<CV> items, bool sorted = false) {
+  CV c;
+  c.kind = Kind::kList;
+  c.items = std::move(items);
+  c.sorted = sorted;
+  return c;
+}
+CV CRecord(std::vector<CV> items) {
+  CV c;
+  c.kind = Kind::kRecord;
+  c.items = std::move(items);
+  return c;
+}
 CV CMap(std::vector<std::pair<std::string, CV>> entries) {
   CV c;
   c.kind = Kind::kMap;
@@ -216,12 +249,21 @@ Outcome Capture(bool ok, const Value& v, const VmError& e) {
   o.len = v.len;
   o.reserved = v.reserved;
   switch (v.kind) {
-    case Kind::kBool: o.b = v.b; break;
+    case Kind::kBool:
+      o.b = v.b;
+      break;
     case Kind::kInt:
-    case Kind::kDuration: o.i = v.i; break;
-    case Kind::kFloat: o.f = v.f; break;
-    case Kind::kString: o.s.assign(v.s, v.len); break;
-    default: break;
+    case Kind::kDuration:
+      o.i = v.i;
+      break;
+    case Kind::kFloat:
+      o.f = v.f;
+      break;
+    case Kind::kString:
+      o.s.assign(v.s, v.len);
+      break;
+    default:
+      break;
   }
   return o;
 }
@@ -275,7 +317,8 @@ class Runner {
 Outcome Binary(Op op, const CV& x, const CV& y) {
   Builder b;
   const uint32_t kx = b.Const(x), ky = b.Const(y);
-  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, kx), I(Op::kLoadConst, 1, 0, ky), I(op, 2, 0, 1), I(Op::kRet, 2)}, 3);
+  const uint32_t ch =
+      b.Chunk({I(Op::kLoadConst, 0, 0, kx), I(Op::kLoadConst, 1, 0, ky), I(op, 2, 0, 1), I(Op::kRet, 2)}, 3);
   Runner r(b);
   return r.Run(ch);
 }
@@ -295,40 +338,40 @@ Outcome Unary(Op op, const CV& x) {
 }
 
 // Assertion helpers with the operation in the failure message.
-#define EXPECT_BOOL(outcome, value)                                        \
-  do {                                                                     \
-    const Outcome o_ = (outcome);                                          \
-    EXPECT_TRUE(o_.ok && o_.kind == Kind::kBool && o_.b == (value))        \
-        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+#define EXPECT_BOOL(outcome, value)                                      \
+  do {                                                                   \
+    const Outcome o_ = (outcome);                                        \
+    EXPECT_TRUE(o_.ok&& o_.kind == Kind::kBool && o_.b == (value))       \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value); \
   } while (0)
-#define EXPECT_INT(outcome, value)                                         \
-  do {                                                                     \
-    const Outcome o_ = (outcome);                                          \
-    EXPECT_TRUE(o_.ok && o_.kind == Kind::kInt && o_.i == (value))         \
-        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+#define EXPECT_INT(outcome, value)                                       \
+  do {                                                                   \
+    const Outcome o_ = (outcome);                                        \
+    EXPECT_TRUE(o_.ok&& o_.kind == Kind::kInt && o_.i == (value))        \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value); \
   } while (0)
-#define EXPECT_DUR(outcome, value)                                          \
-  do {                                                                      \
-    const Outcome o_ = (outcome);                                           \
-    EXPECT_TRUE(o_.ok && o_.kind == Kind::kDuration && o_.i == (value))     \
+#define EXPECT_DUR(outcome, value)                                               \
+  do {                                                                           \
+    const Outcome o_ = (outcome);                                                \
+    EXPECT_TRUE(o_.ok&& o_.kind == Kind::kDuration && o_.i == (value))           \
         << #outcome << " gave " << Describe(o_) << ", want " << (value) << "ms"; \
   } while (0)
-#define EXPECT_FLOAT_RESULT(outcome, value)                                \
-  do {                                                                     \
-    const Outcome o_ = (outcome);                                          \
-    EXPECT_TRUE(o_.ok && o_.kind == Kind::kFloat && o_.f == (value))       \
-        << #outcome << " gave " << Describe(o_) << ", want " << (value);   \
+#define EXPECT_FLOAT_RESULT(outcome, value)                              \
+  do {                                                                   \
+    const Outcome o_ = (outcome);                                        \
+    EXPECT_TRUE(o_.ok&& o_.kind == Kind::kFloat && o_.f == (value))      \
+        << #outcome << " gave " << Describe(o_) << ", want " << (value); \
   } while (0)
-#define EXPECT_STR(outcome, value)                                         \
-  do {                                                                     \
-    const Outcome o_ = (outcome);                                          \
-    EXPECT_TRUE(o_.ok && o_.kind == Kind::kString && o_.s == (value))      \
+#define EXPECT_STR(outcome, value)                                                \
+  do {                                                                            \
+    const Outcome o_ = (outcome);                                                 \
+    EXPECT_TRUE(o_.ok&& o_.kind == Kind::kString && o_.s == (value))              \
         << #outcome << " gave " << Describe(o_) << ", want \"" << (value) << '"'; \
   } while (0)
-#define EXPECT_VM_ERROR(outcome, message)                                  \
-  do {                                                                     \
-    const Outcome o_ = (outcome);                                          \
-    EXPECT_TRUE(!o_.ok && o_.err == std::string(message))                  \
+#define EXPECT_VM_ERROR(outcome, message)                                         \
+  do {                                                                            \
+    const Outcome o_ = (outcome);                                                 \
+    EXPECT_TRUE(!o_.ok && o_.err == std::string(message))                         \
         << #outcome << " gave " << Describe(o_) << ", want error: " << (message); \
   } while (0)
 
@@ -520,23 +563,15 @@ TEST(VmOps, Comparisons) {
     CV x, y;
     bool eq, lt;  // ne = !eq, le = lt || eq, gt = !le, ge = !lt
   } cases[] = {
-      {CInt(1), CInt(2), false, true},
-      {CInt(2), CInt(2), true, false},
-      {CInt(3), CInt(2), false, false},
-      {CInt(kMin), CInt(kMax), false, true},
-      {CInt(3), CFloat(3.0), true, false},
-      {CFloat(2.5), CInt(3), false, true},
-      {CFloat(-0.0), CFloat(0.0), true, false},
-      {CStr("a"), CStr("b"), false, true},
+      {CInt(1), CInt(2), false, true},          {CInt(2), CInt(2), true, false},
+      {CInt(3), CInt(2), false, false},         {CInt(kMin), CInt(kMax), false, true},
+      {CInt(3), CFloat(3.0), true, false},      {CFloat(2.5), CInt(3), false, true},
+      {CFloat(-0.0), CFloat(0.0), true, false}, {CStr("a"), CStr("b"), false, true},
       {CStr("B"), CStr("a"), false, true},  // byte order
-      {CStr("ab"), CStr("abc"), false, true},
-      {CStr("abc"), CStr("abc"), true, false},
-      {CStr(""), CStr(""), true, false},
-      {CStr("\xc3\xa9"), CStr("z"), false, false},  // bytes compare unsigned
-      {CDur(1000), CDur(1000), true, false},
-      {CDur(999), CDur(1000), false, true},
-      {CBool(true), CBool(true), true, false},
-      {CBool(false), CBool(true), false, true},
+      {CStr("ab"), CStr("abc"), false, true},   {CStr("abc"), CStr("abc"), true, false},
+      {CStr(""), CStr(""), true, false},        {CStr("\xc3\xa9"), CStr("z"), false, false},  // bytes compare unsigned
+      {CDur(1000), CDur(1000), true, false},    {CDur(999), CDur(1000), false, true},
+      {CBool(true), CBool(true), true, false},  {CBool(false), CBool(true), false, true},
   };
   const Op reg_ops[] = {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe};
   const Op k_ops[] = {Op::kEqK, Op::kNeK, Op::kLtK, Op::kLeK, Op::kGtK, Op::kGeK};
@@ -557,10 +592,10 @@ TEST(VmOps, Comparisons) {
 TEST(VmOps, ComparingDifferentKindsIsAnErrorNotUndefinedBehaviour) {
   // A hostile program comparing a string with an int: a rule error.
   const std::pair<CV, CV> bad[] = {
-      {CStr("1"), CInt(1)},           {CInt(1), CStr("1")},        {CDur(1000), CInt(1000)},
-      {CInt(1000), CDur(1000)},       {CBool(true), CInt(1)},      {CFloat(1), CDur(1)},
-      {CInts({1}), CInts({1})},       {CMap({}), CMap({})},        {CRecord({CInt(1)}), CRecord({CInt(1)})},
-      {CStr("a"), CStrs({"a"})},      {CBool(false), CStr("")},
+      {CStr("1"), CInt(1)},      {CInt(1), CStr("1")},     {CDur(1000), CInt(1000)},
+      {CInt(1000), CDur(1000)},  {CBool(true), CInt(1)},   {CFloat(1), CDur(1)},
+      {CInts({1}), CInts({1})},  {CMap({}), CMap({})},     {CRecord({CInt(1)}), CRecord({CInt(1)})},
+      {CStr("a"), CStrs({"a"})}, {CBool(false), CStr("")},
   };
   for (const Op op : {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe}) {
     for (const auto& [x, y] : bad) {
@@ -594,9 +629,8 @@ TEST(VmOps, InSortedSetUsesBinarySearchAndFindsEveryMember) {
     const uint32_t in_ints = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kInK, 1, 0, ints), I(Op::kRet, 1)}, 2);
     const uint32_t in_strs = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kInK, 1, 0, strs), I(Op::kRet, 1)}, 2);
     // `in` through a register holds the same (sorted) value.
-    const uint32_t in_reg = b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kLoadConst, 1, 0, ints),
-                                     I(Op::kIn, 2, 0, 1), I(Op::kRet, 2)},
-                                    3);
+    const uint32_t in_reg =
+        b.Chunk({I(Op::kLoadSlot, 0, 0, probe), I(Op::kLoadConst, 1, 0, ints), I(Op::kIn, 2, 0, 1), I(Op::kRet, 2)}, 3);
     Runner r(b);
     for (int64_t v = -1; v <= 201; ++v) {
       r.slot(probe) = Value::Int(v);
@@ -732,8 +766,10 @@ TEST(VmOps, LowerUpperTokens) {
 
 TEST(VmOps, ScanAnyAndScanCount) {
   Builder b;
-  const uint32_t set = b.Patterns("inj", {{"ignore previous", false, true}, {"DAN", false, false},
-                                          {"jailbreak", false, true}, {"never matches", false, false}});
+  const uint32_t set = b.Patterns("inj", {{"ignore previous", false, true},
+                                          {"DAN", false, false},
+                                          {"jailbreak", false, true},
+                                          {"never matches", false, false}});
   const uint32_t regex_first = b.Patterns("rx", {{"a+b", true, false}, {"hello", false, false}});
   const uint32_t regex_last = b.Patterns("rx2", {{"hello", false, false}, {"a+b", true, false}});
   const uint32_t text = b.Slot("context.text", Root::kContext, SlotType::kString);
@@ -746,7 +782,7 @@ TEST(VmOps, ScanAnyAndScanCount) {
   Runner r(b);
   r.slot(text) = Value::String("Please IGNORE Previous instructions; jailBREAK, jailbreak");
   EXPECT_BOOL(r.Run(any), true);
-  EXPECT_INT(r.Run(count), 2);  // distinct patterns, not occurrences
+  EXPECT_INT(r.Run(count), 2);                      // distinct patterns, not occurrences
   r.slot(text) = Value::String("you are dan now");  // DAN is case-sensitive
   EXPECT_BOOL(r.Run(any), false);
   EXPECT_INT(r.Run(count), 0);
@@ -759,8 +795,7 @@ TEST(VmOps, ScanAnyAndScanCount) {
   // A set with a regex pattern needs the screening engine: a rule error,
   // whatever the order of its items and whether a literal matched.
   r.slot(text) = Value::String("hello");
-  const std::string rx_error =
-      "regular-expression patterns need the screening engine, which this build lacks";
+  const std::string rx_error = "regular-expression patterns need the screening engine, which this build lacks";
   EXPECT_VM_ERROR(r.Run(any_rx), rx_error);
   EXPECT_VM_ERROR(r.Run(count_rx2), rx_error);
   EXPECT_VM_ERROR(r.Run(any_rx2), rx_error);
@@ -846,9 +881,8 @@ TEST(VmOps, JumpsAndConditions) {
   // jump skips forward unconditionally
   Builder b;
   const uint32_t one = b.Const(CInt(1)), two = b.Const(CInt(2));
-  const uint32_t ch = b.Chunk({I(Op::kLoadConst, 0, 0, one), I(Op::kJump, 0, 0, 3), I(Op::kLoadConst, 0, 0, two),
-                               I(Op::kRet, 0)},
-                              1);
+  const uint32_t ch =
+      b.Chunk({I(Op::kLoadConst, 0, 0, one), I(Op::kJump, 0, 0, 3), I(Op::kLoadConst, 0, 0, two), I(Op::kRet, 0)}, 1);
   Runner r(b);
   EXPECT_INT(r.Run(ch), 1);
 }
@@ -857,9 +891,15 @@ TEST(VmOps, JumpsAndConditions) {
 enum Tv { kF, kT, kE, kN };
 void EmitTv(Builder& b, std::vector<Instr>& code, Tv v, uint32_t reg) {
   switch (v) {
-    case kF: code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CBool(false)))); break;
-    case kT: code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CBool(true)))); break;
-    case kN: code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CInt(5)))); break;
+    case kF:
+      code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CBool(false))));
+      break;
+    case kT:
+      code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CBool(true))));
+      break;
+    case kN:
+      code.push_back(I(Op::kLoadConst, reg, 0, b.Const(CInt(5))));
+      break;
     case kE:
       code.push_back(I(Op::kLoadConst, 6, 0, b.Const(CInt(1))));
       code.push_back(I(Op::kLoadConst, 7, 0, b.Const(CInt(0))));
@@ -922,18 +962,17 @@ TEST(VmOps, ErrorsPropagateAndTheFirstOneNamesThem) {
   const uint32_t not_ = chain({I(Op::kNot, 3, 0), I(Op::kRet, 3)});
   const uint32_t moved = chain({I(Op::kMove, 3, 0), I(Op::kRet, 3)});
   const uint32_t len = chain({I(Op::kLen, 3, 0), I(Op::kRet, 3)});
-  const uint32_t second = chain({I(Op::kLoadConst, 3, 0, b.Const(CStr("x"))), I(Op::kEq, 3, 3, 1),
-                                 I(Op::kAdd, 3, 0, 3), I(Op::kRet, 3)});
+  const uint32_t second =
+      chain({I(Op::kLoadConst, 3, 0, b.Const(CStr("x"))), I(Op::kEq, 3, 3, 1), I(Op::kAdd, 3, 0, 3), I(Op::kRet, 3)});
   const uint32_t has = chain({I(Op::kHasField, 3, 0, 0), I(Op::kRet, 3)});
   const uint32_t absorbed = chain({I(Op::kLoadConst, 3, 0, f), I(Op::kAnd, 3, 3, 0), I(Op::kRet, 3)});
   const uint32_t unused = chain({I(Op::kRet, 1)});
-  const uint32_t slots = b.Chunk({I(Op::kLoadSlot, 0, 0, s1), I(Op::kLoadSlot, 1, 0, s2), I(Op::kOr, 2, 0, 1),
-                                  I(Op::kRet, 2)},
-                                 3);
-  const uint32_t slot_second = b.Chunk({I(Op::kLoadConst, 0, 0, one), I(Op::kLoadConst, 1, 0, zero),
-                                        I(Op::kDiv, 0, 0, 1), I(Op::kLoadSlot, 1, 0, s2), I(Op::kAnd, 2, 0, 1),
-                                        I(Op::kRet, 2)},
-                                       3);
+  const uint32_t slots =
+      b.Chunk({I(Op::kLoadSlot, 0, 0, s1), I(Op::kLoadSlot, 1, 0, s2), I(Op::kOr, 2, 0, 1), I(Op::kRet, 2)}, 3);
+  const uint32_t slot_second =
+      b.Chunk({I(Op::kLoadConst, 0, 0, one), I(Op::kLoadConst, 1, 0, zero), I(Op::kDiv, 0, 0, 1),
+               I(Op::kLoadSlot, 1, 0, s2), I(Op::kAnd, 2, 0, 1), I(Op::kRet, 2)},
+              3);
   Runner r(b);
   EXPECT_VM_ERROR(r.Run(add), "division by zero");
   EXPECT_VM_ERROR(r.Run(cmp), "division by zero");
@@ -970,16 +1009,17 @@ TEST(VmOps, ErrorsPropagateAndTheFirstOneNamesThem) {
 // sum = 0; for x in list: sum += x; return sum
 uint32_t SumChunk(Builder& b, uint32_t list_const) {
   const uint32_t zero = b.Const(CInt(0));
-  return b.Chunk({
-                     I(Op::kLoadConst, 0, 0, zero),        // 0 r0 = 0
-                     I(Op::kLoadConst, 1, 0, list_const),  // 1 r1 = list
-                     I(Op::kIterBegin, 2, 1, 5),           // 2 r2 iter, r3 item; empty -> 5
-                     I(Op::kAdd, 0, 0, 3),                 // 3 r0 += r3
-                     I(Op::kIterNext, 2, 0, 3),            // 4 next -> 3
-                     I(Op::kIterEnd, 0, 2),                // 5 r0 = error if the iteration failed
-                     I(Op::kRet, 0),                       // 6
-                 },
-                 4);
+  return b.Chunk(
+      {
+          I(Op::kLoadConst, 0, 0, zero),        // 0 r0 = 0
+          I(Op::kLoadConst, 1, 0, list_const),  // 1 r1 = list
+          I(Op::kIterBegin, 2, 1, 5),           // 2 r2 iter, r3 item; empty -> 5
+          I(Op::kAdd, 0, 0, 3),                 // 3 r0 += r3
+          I(Op::kIterNext, 2, 0, 3),            // 4 next -> 3
+          I(Op::kIterEnd, 0, 2),                // 5 r0 = error if the iteration failed
+          I(Op::kRet, 0),                       // 6
+      },
+      4);
 }
 
 TEST(VmOps, IterationOverLists) {
@@ -1017,23 +1057,24 @@ uint32_t LoopChunk(Builder& b, uint32_t outer, uint32_t inner, uint32_t tail) {
   std::vector<int64_t> o(outer, 0), in(inner, 0), t(tail, 0);
   const uint32_t lo = b.Const(CInts(o)), li = b.Const(CInts(in)), lt = b.Const(CInts(t));
   const uint32_t yes = b.Const(CBool(true));
-  return b.Chunk({
-                     I(Op::kLoadConst, 0, 0, lo),   // 0
-                     I(Op::kLoadConst, 1, 0, li),   // 1
-                     I(Op::kLoadConst, 8, 0, yes),  // 2
-                     I(Op::kIterBegin, 2, 0, 8),    // 3 outer
-                     I(Op::kIterBegin, 4, 1, 6),    // 4 inner
-                     I(Op::kIterNext, 4, 0, 5),     // 5 inner next
-                     I(Op::kIterEnd, 8, 4),         // 6
-                     I(Op::kIterNext, 2, 0, 4),     // 7 outer next
-                     I(Op::kIterEnd, 8, 2),         // 8
-                     I(Op::kLoadConst, 0, 0, lt),   // 9
-                     I(Op::kIterBegin, 6, 0, 12),   // 10 tail
-                     I(Op::kIterNext, 6, 0, 11),    // 11
-                     I(Op::kIterEnd, 8, 6),         // 12
-                     I(Op::kRet, 8),                // 13
-                 },
-                 9);
+  return b.Chunk(
+      {
+          I(Op::kLoadConst, 0, 0, lo),   // 0
+          I(Op::kLoadConst, 1, 0, li),   // 1
+          I(Op::kLoadConst, 8, 0, yes),  // 2
+          I(Op::kIterBegin, 2, 0, 8),    // 3 outer
+          I(Op::kIterBegin, 4, 1, 6),    // 4 inner
+          I(Op::kIterNext, 4, 0, 5),     // 5 inner next
+          I(Op::kIterEnd, 8, 4),         // 6
+          I(Op::kIterNext, 2, 0, 4),     // 7 outer next
+          I(Op::kIterEnd, 8, 2),         // 8
+          I(Op::kLoadConst, 0, 0, lt),   // 9
+          I(Op::kIterBegin, 6, 0, 12),   // 10 tail
+          I(Op::kIterNext, 6, 0, 11),    // 11
+          I(Op::kIterEnd, 8, 6),         // 12
+          I(Op::kRet, 8),                // 13
+      },
+      9);
 }
 
 TEST(VmOps, StepBudgetBoundsLoops) {
@@ -1152,8 +1193,7 @@ rule e { when any m in request.messages: has(m.name) and m.name == "bob" deny }
   EXPECT_BOOL(Predicate(named, body), true);
   EXPECT_BOOL(Predicate(guarded, body), true);
   EXPECT_BOOL(Predicate(named, R"({"messages":[{"role":"user","name":"bob"},{"role":"user"}]})"), true);
-  EXPECT_VM_ERROR(Predicate(named, R"({"messages":[{"role":"user","name":"al"},{"role":"user"}]})"),
-                  "field is absent");
+  EXPECT_VM_ERROR(Predicate(named, R"({"messages":[{"role":"user","name":"al"},{"role":"user"}]})"), "field is absent");
   EXPECT_BOOL(Predicate(named, R"({"messages":[{"role":"user","name":"al"}]})"), false);
   EXPECT_BOOL(Predicate(guarded, R"({"messages":[{"role":"user"}]})"), false);
 }
@@ -1164,8 +1204,7 @@ rule a { when all m in request.messages: m.name != "bob" deny }
 )");
   const std::string pred = R"(all m in request.messages: m.name != "bob")";
   EXPECT_BOOL(Predicate(pred, R"({"messages":[{"role":"user"},{"role":"user","name":"bob"}]})"), false);
-  EXPECT_VM_ERROR(Predicate(pred, R"({"messages":[{"role":"user"},{"role":"user","name":"al"}]})"),
-                  "field is absent");
+  EXPECT_VM_ERROR(Predicate(pred, R"({"messages":[{"role":"user"},{"role":"user","name":"al"}]})"), "field is absent");
   EXPECT_BOOL(Predicate(pred, R"({"messages":[{"role":"user","name":"al"}]})"), true);
 }
 
@@ -1238,11 +1277,11 @@ struct Valid {
 std::string Verify(Program& p) { return VerifyAndLink(&p); }
 
 // Expects the verifier to refuse with a message containing `what`.
-#define EXPECT_REFUSED(program, what)                                                          \
-  do {                                                                                         \
-    const std::string e_ = Verify(program);                                                    \
+#define EXPECT_REFUSED(program, what)                                                         \
+  do {                                                                                        \
+    const std::string e_ = Verify(program);                                                   \
     EXPECT_NE(e_, "") << "the verifier accepted it; want: " << (what);                        \
-    EXPECT_NE(e_.find(what), std::string::npos) << "message: " << e_ << "\nwant: " << (what);  \
+    EXPECT_NE(e_.find(what), std::string::npos) << "message: " << e_ << "\nwant: " << (what); \
   } while (0)
 
 TEST(Verifier, AcceptsTheMinimalProgram) {
@@ -1542,7 +1581,8 @@ TEST(Verifier, OperandsMustBeInRange) {
       {{I(Op::kLoadConst, 0, 1, 0), I(Op::kRet, 0)}, 2, "bad operand b of load_const"},
       {{I(Op::kNot, 0, 0, 1), I(Op::kRet, 0)}, 2, "bad operand c of not"},
       // iterator and cost register windows
-      {{I(Op::kIterBegin, 1, 0, 2), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)}, 2,
+      {{I(Op::kIterBegin, 1, 0, 2), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)},
+       2,
        "iterator item register out of range"},
       {{I(Op::kCost, 0, 1, 0), I(Op::kRet, 0)}, 3, "cost arguments out of range"},
       // unknown opcode
@@ -1615,18 +1655,18 @@ TEST(Verifier, IterNextMustFollowItsIterBegin) {
   check({I(Op::kIterBegin, 1, 0, 3), I(Op::kIterNext, 1, 0, 2), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)}, bad);
   check({I(Op::kIterBegin, 1, 0, 2), I(Op::kIterNext, 1, 0, 0xffffffffu), I(Op::kRet, 0)}, bad);
   // a second iter_begin of the same register between target and iter_next
-  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 1, 0, 4), I(Op::kNop), I(Op::kIterNext, 1, 0, 1),
-         I(Op::kRet, 0)},
-        bad);
+  check(
+      {I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 1, 0, 4), I(Op::kNop), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)},
+      bad);
   // nested loops of different registers are fine
-  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 3, 0, 3), I(Op::kIterNext, 3, 0, 2),
-         I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)},
+  check({I(Op::kIterBegin, 1, 0, 4), I(Op::kIterBegin, 3, 0, 3), I(Op::kIterNext, 3, 0, 2), I(Op::kIterNext, 1, 0, 1),
+         I(Op::kRet, 0)},
         nullptr);
   // an iter_begin's exit must land right after its own iter_next
   check({I(Op::kIterBegin, 1, 0, 3), I(Op::kIterNext, 1, 0, 1), I(Op::kNop), I(Op::kRet, 0)},
         "bad operand c of iter_begin");
-  check({I(Op::kIterBegin, 1, 0, 3), I(Op::kIterBegin, 3, 0, 3), I(Op::kIterNext, 3, 0, 2),
-         I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)},
+  check({I(Op::kIterBegin, 1, 0, 3), I(Op::kIterBegin, 3, 0, 3), I(Op::kIterNext, 3, 0, 2), I(Op::kIterNext, 1, 0, 1),
+         I(Op::kRet, 0)},
         "bad operand c of iter_begin");
 }
 
@@ -1907,12 +1947,23 @@ std::vector<Instr> EveryOpcode(uint32_t slot, uint32_t konst, uint32_t pset) {
     uint32_t fields[3] = {0, 0, 0};
     for (int k = 0; k < 3; ++k) {
       switch (f[k]) {
-        case 'R': fields[k] = k == 0 ? 2u : (k == 1 ? 0u : 1u); break;
-        case 'S': fields[k] = slot; break;
-        case 'K': fields[k] = konst; break;
-        case 'P': fields[k] = pset; break;
-        case 'N': fields[k] = 7; break;
-        default: break;
+        case 'R':
+          fields[k] = k == 0 ? 2u : (k == 1 ? 0u : 1u);
+          break;
+        case 'S':
+          fields[k] = slot;
+          break;
+        case 'K':
+          fields[k] = konst;
+          break;
+        case 'P':
+          fields[k] = pset;
+          break;
+        case 'N':
+          fields[k] = 7;
+          break;
+        default:
+          break;
       }
     }
     code.push_back(I(op, fields[0], fields[1], fields[2]));

@@ -30,9 +30,13 @@
  *   without heap allocation.
  * - gavel_input_t is owned by the thread filling it.
  * - A gavel_decision_t belongs to its worker and stays valid until the next
- *   gavel_decide() on that worker or the worker's destruction.
+ *   successful gavel_decide() on that worker or the worker's destruction (a
+ *   failed call leaves it as it was).
+ * - Destroy an engine's workers before the engine.
  * - Callbacks (decision log, shadow differences) run on the deciding thread,
- *   inside gavel_decide(); they must not call back into the same worker.
+ *   inside gavel_decide(); they must not call back into the same worker. A
+ *   decision already running when a callback is replaced may still call the
+ *   old one, so keep its argument alive until such decisions are done.
  *
  * Versions
  * --------
@@ -108,8 +112,10 @@ GAVEL_EXPORT uint64_t gavel_engine_generation(const gavel_engine_t* engine);
  * receives both decisions as JSON. */
 typedef void (*gavel_shadow_fn)(void* arg, const char* active_json, size_t active_len, const char* shadow_json,
                                 size_t shadow_len);
-GAVEL_EXPORT int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
-                                         char** errptr);
+/* Setting a shadow resets both counters; clearing it keeps them readable. A
+ * candidate that does not declare an attribute the input sets directly is not
+ * evaluated for that input (and not counted). */
+GAVEL_EXPORT int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr);
 GAVEL_EXPORT void gavel_engine_clear_shadow(gavel_engine_t* engine);
 GAVEL_EXPORT void gavel_engine_set_shadow_callback(gavel_engine_t* engine, gavel_shadow_fn fn, void* arg);
 GAVEL_EXPORT uint64_t gavel_engine_shadow_decisions(const gavel_engine_t* engine);
@@ -120,8 +126,7 @@ GAVEL_EXPORT uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engi
  * counts -- never request text or matched values). sample_rate is in [0, 1];
  * 1 logs every decision, 0 none. Set fn to NULL to stop logging. */
 typedef void (*gavel_log_fn)(void* arg, const char* line, size_t line_len);
-GAVEL_EXPORT void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg,
-                                                double sample_rate);
+GAVEL_EXPORT void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg, double sample_rate);
 
 /* ---- worker ------------------------------------------------------------- */
 
@@ -135,8 +140,9 @@ GAVEL_EXPORT void gavel_input_destroy(gavel_input_t* input);
 /* Forgets everything set, keeping the memory for the next request. */
 GAVEL_EXPORT void gavel_input_clear(gavel_input_t* input);
 
-/* JSON bodies. The bytes are NOT copied: they must stay valid until the
- * decision made from this input is no longer used. */
+/* JSON bodies and the endpoint. The bytes are NOT copied: they must stay
+ * valid until gavel_decide() returns. A zero-length body means "none" (a rule
+ * reading request attributes then meets absent attributes), not invalid JSON. */
 GAVEL_EXPORT void gavel_input_set_request_json(gavel_input_t* input, const char* json, size_t len);
 GAVEL_EXPORT void gavel_input_set_response_json(gavel_input_t* input, const char* json, size_t len);
 GAVEL_EXPORT void gavel_input_set_principal_json(gavel_input_t* input, const char* json, size_t len);
@@ -204,9 +210,9 @@ GAVEL_EXPORT size_t gavel_decision_error_count(const gavel_decision_t* d);
 GAVEL_EXPORT const char* gavel_decision_error_rule(const gavel_decision_t* d, size_t i, size_t* len);
 GAVEL_EXPORT const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, size_t* len);
 
-/* Redaction spans: field path, UTF-8 byte offsets, kind and replacement. The
- * screening engine that produces spans is not in this build, so the count is
- * 0; the accessors are part of the stable API. */
+/* Redaction spans. The screening engine that produces them is not in this
+ * build: the count is always 0, and accessors for each span (field path,
+ * UTF-8 byte offsets, kind, replacement) arrive with it. */
 GAVEL_EXPORT size_t gavel_decision_redaction_count(const gavel_decision_t* d);
 
 GAVEL_EXPORT const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len);

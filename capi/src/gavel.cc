@@ -47,10 +47,10 @@ struct EngineSnapshot {
 struct gavel_engine_t {
   gavel_options_t options;
   mutable std::mutex mu;
-  EngineSnapshot state;                      // guarded by mu
-  std::shared_ptr<const Engine> previous;    // guarded by mu
-  std::atomic<uint64_t> version{1};          // bumped on every change of `state`
-  std::atomic<uint64_t> generation{0};       // bundles made active
+  EngineSnapshot state;                    // guarded by mu
+  std::shared_ptr<const Engine> previous;  // guarded by mu
+  std::atomic<uint64_t> version{1};        // bumped on every change of `state`
+  std::atomic<uint64_t> generation{0};     // bundles made active
   std::atomic<uint64_t> shadow_decisions{0};
   std::atomic<uint64_t> shadow_differences{0};
   std::atomic<uint64_t> next_worker{1};
@@ -75,6 +75,13 @@ struct gavel_input_t {
   bool response_phase = false;
   std::vector<Attr> attrs;  // [0, nattrs) are set; the rest keep their memory
   size_t nattrs = 0;
+  bool out_of_memory = false;  // a setter failed; gavel_decide reports it
+
+  // A setter that threw must not leave a half-set attribute counted.
+  void Failed() {
+    if (nattrs > 0) --nattrs;
+    out_of_memory = true;
+  }
 
   Attr& Add(const char* name, size_t len, Attr::Type type) {
     if (nattrs == attrs.size()) attrs.emplace_back();
@@ -163,30 +170,42 @@ Kind BuiltinKind(uint32_t slot) {
 Kind SchemaKind(SlotType t, bool* list) {
   *list = false;
   switch (t) {
-    case SlotType::kBool: return Kind::kBool;
-    case SlotType::kInt: return Kind::kInt;
-    case SlotType::kFloat: return Kind::kFloat;
-    case SlotType::kString: return Kind::kString;
+    case SlotType::kBool:
+      return Kind::kBool;
+    case SlotType::kInt:
+      return Kind::kInt;
+    case SlotType::kFloat:
+      return Kind::kFloat;
+    case SlotType::kString:
+      return Kind::kString;
     case SlotType::kListString:
-    case SlotType::kSetString: *list = true; return Kind::kString;
-    default: return Kind::kMissing;
+    case SlotType::kSetString:
+      *list = true;
+      return Kind::kString;
+    default:
+      return Kind::kMissing;
   }
 }
 
 const char* AttrTypeName(gavel_input_t::Attr::Type t) {
   switch (t) {
-    case gavel_input_t::Attr::kString: return "string";
-    case gavel_input_t::Attr::kInt: return "int";
-    case gavel_input_t::Attr::kFloat: return "float";
-    case gavel_input_t::Attr::kBool: return "bool";
-    case gavel_input_t::Attr::kStringList: return "string list";
+    case gavel_input_t::Attr::kString:
+      return "string";
+    case gavel_input_t::Attr::kInt:
+      return "int";
+    case gavel_input_t::Attr::kFloat:
+      return "float";
+    case gavel_input_t::Attr::kBool:
+      return "bool";
+    case gavel_input_t::Attr::kStringList:
+      return "string list";
   }
   return "?";
 }
 
 // Resolves the input's attributes against a program into slot values.
-bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t* in,
-                       std::vector<AttributeValue>* out, char** errptr) {
+bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t* in, std::vector<AttributeValue>* out,
+                       char** errptr) {
   out->resize(in->nattrs);
   size_t total_items = 0;
   for (size_t i = 0; i < in->nattrs; ++i)
@@ -207,10 +226,11 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
     } else {
       want = SchemaKind(p.slots[slot].type, &list);
     }
-    const Kind have = a.type == gavel_input_t::Attr::kString || a.type == gavel_input_t::Attr::kStringList ? Kind::kString
-                      : a.type == gavel_input_t::Attr::kInt                                                ? Kind::kInt
-                      : a.type == gavel_input_t::Attr::kFloat                                              ? Kind::kFloat
-                                                                                                           : Kind::kBool;
+    const Kind have = a.type == gavel_input_t::Attr::kString || a.type == gavel_input_t::Attr::kStringList
+                          ? Kind::kString
+                      : a.type == gavel_input_t::Attr::kInt   ? Kind::kInt
+                      : a.type == gavel_input_t::Attr::kFloat ? Kind::kFloat
+                                                              : Kind::kBool;
     const bool have_list = a.type == gavel_input_t::Attr::kStringList;
     const bool int_as_float = want == Kind::kFloat && have == Kind::kInt && !list && !have_list;
     if (want == Kind::kMissing || ((want != have || list != have_list) && !int_as_float)) {
@@ -221,15 +241,24 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
     AttributeValue& av = (*out)[i];
     av.slot = static_cast<uint32_t>(slot);
     switch (a.type) {
-      case gavel_input_t::Attr::kString: av.value = Value::String(a.s); break;
-      case gavel_input_t::Attr::kInt: av.value = int_as_float ? Value::Float(static_cast<double>(a.i)) : Value::Int(a.i); break;
-      case gavel_input_t::Attr::kFloat: av.value = Value::Float(a.f); break;
-      case gavel_input_t::Attr::kBool: av.value = Value::Bool(a.i != 0); break;
+      case gavel_input_t::Attr::kString:
+        av.value = Value::String(a.s);
+        break;
+      case gavel_input_t::Attr::kInt:
+        av.value = int_as_float ? Value::Float(static_cast<double>(a.i)) : Value::Int(a.i);
+        break;
+      case gavel_input_t::Attr::kFloat:
+        av.value = Value::Float(a.f);
+        break;
+      case gavel_input_t::Attr::kBool:
+        av.value = Value::Bool(a.i != 0);
+        break;
       case gavel_input_t::Attr::kStringList: {
         Value* items = w->list_items.data() + next_item;
         for (size_t k = 0; k < a.list.size(); ++k) items[k] = Value::String(a.list[k]);
         next_item += a.list.size();
-        av.value = Value::Aggregate(Kind::kList, a.list.empty() ? nullptr : items, static_cast<uint32_t>(a.list.size()));
+        av.value =
+            Value::Aggregate(Kind::kList, a.list.empty() ? nullptr : items, static_cast<uint32_t>(a.list.size()));
         break;
       }
     }
@@ -275,11 +304,12 @@ void LogDecision(gavel_worker_t* w, const Decision& d) {
   std::string& line = w->log_line;
   line.clear();
   char buf[160];
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  snprintf(buf, sizeof buf, "{\"time_ms\":%lld,\"id\":\"%" PRIu64 "-%" PRIu64 "\",\"bundle\":", static_cast<long long>(now),
-           w->id, w->seq);
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  snprintf(buf, sizeof buf,
+           "{\"time_ms\":%lld,\"id\":\"%" PRIu64 "-%" PRIu64 "\",\"bundle\":", static_cast<long long>(now), w->id,
+           w->seq);
   line += buf;
   gavel::AppendJsonString(d.engine->hash_hex(), &line);
   snprintf(buf, sizeof buf, ",\"decision\":\"%s\",\"status\":%u,\"code\":", d.allow ? "allow" : "deny", d.status);
@@ -476,10 +506,11 @@ void gavel_input_clear(gavel_input_t* input) {
   input->in = gavel::DecodeInput();
   input->response_phase = false;
   input->nattrs = 0;
+  input->out_of_memory = false;
 }
 
-#define GAVEL_SET_BODY(fn, field)                                          \
-  void fn(gavel_input_t* input, const char* json, size_t len) {            \
+#define GAVEL_SET_BODY(fn, field)                                                    \
+  void fn(gavel_input_t* input, const char* json, size_t len) {                      \
     if (input) input->in.field = std::string_view(json ? json : "", json ? len : 0); \
   }
 GAVEL_SET_BODY(gavel_input_set_request_json, request)
@@ -503,6 +534,7 @@ void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_
   try {
     input->Add(name, name_len, gavel_input_t::Attr::kString).s.assign(value ? value : "", value ? value_len : 0);
   } catch (...) {
+    input->Failed();
   }
 }
 void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len, int64_t value) {
@@ -510,6 +542,7 @@ void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len
   try {
     input->Add(name, name_len, gavel_input_t::Attr::kInt).i = value;
   } catch (...) {
+    input->Failed();
   }
 }
 void gavel_input_set_float(gavel_input_t* input, const char* name, size_t name_len, double value) {
@@ -517,6 +550,7 @@ void gavel_input_set_float(gavel_input_t* input, const char* name, size_t name_l
   try {
     input->Add(name, name_len, gavel_input_t::Attr::kFloat).f = value;
   } catch (...) {
+    input->Failed();
   }
 }
 void gavel_input_set_bool(gavel_input_t* input, const char* name, size_t name_len, int value) {
@@ -524,6 +558,7 @@ void gavel_input_set_bool(gavel_input_t* input, const char* name, size_t name_le
   try {
     input->Add(name, name_len, gavel_input_t::Attr::kBool).i = value != 0;
   } catch (...) {
+    input->Failed();
   }
 }
 void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t name_len, const char* const* values,
@@ -535,12 +570,17 @@ void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t 
     for (size_t i = 0; i < count; ++i)
       a.list[i].assign(values && values[i] ? values[i] : "", values && values[i] && lens ? lens[i] : 0);
   } catch (...) {
+    input->Failed();
   }
 }
 
 const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* input, char** errptr) {
   if (w == nullptr || input == nullptr) {
     SetError(errptr, w == nullptr ? "worker is NULL" : "input is NULL");
+    return nullptr;
+  }
+  if (input->out_of_memory) {
+    SetError(errptr, "an attribute could not be stored (out of memory)");
     return nullptr;
   }
   try {
@@ -606,8 +646,12 @@ const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* inp
 
 int gavel_decision_allowed(const gavel_decision_t* d) { return d && d->d->allow ? 1 : 0; }
 int gavel_decision_status(const gavel_decision_t* d) { return d ? d->d->status : 0; }
-const char* gavel_decision_code(const gavel_decision_t* d, size_t* len) { return Out(d ? d->d->code : "", len); }
-const char* gavel_decision_message(const gavel_decision_t* d, size_t* len) { return Out(d ? d->d->message : "", len); }
+const char* gavel_decision_code(const gavel_decision_t* d, size_t* len) {
+  return Out(d ? std::string_view(d->d->code) : std::string_view(""), len);
+}
+const char* gavel_decision_message(const gavel_decision_t* d, size_t* len) {
+  return Out(d ? std::string_view(d->d->message) : std::string_view(""), len);
+}
 const char* gavel_decision_route(const gavel_decision_t* d, size_t* len) {
   if (d == nullptr || !d->d->has_route) {
     if (len) *len = 0;
@@ -634,8 +678,9 @@ gavel_effect_t gavel_decision_rule_effect(const gavel_decision_t* d, size_t i) {
 const char* gavel_decision_rule_code(const gavel_decision_t* d, size_t i, size_t* len) {
   const gavel::Rule* r = FiredRule(d, i);
   if (r == nullptr) return Out("", len);
-  return Out(r->code.empty() && r->effect == gavel::Effect::kDeny ? std::string_view(r->name) : std::string_view(r->code),
-             len);
+  return Out(
+      r->code.empty() && r->effect == gavel::Effect::kDeny ? std::string_view(r->name) : std::string_view(r->code),
+      len);
 }
 const char* gavel_decision_rule_message(const gavel_decision_t* d, size_t i, size_t* len) {
   if (FiredRule(d, i) == nullptr) return Out("", len);

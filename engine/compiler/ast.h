@@ -16,17 +16,24 @@ struct Type;
 using TypePtr = std::shared_ptr<const Type>;
 
 enum class ExprKind {
-  kInt, kFloat, kString, kRegex, kDuration, kBool,
+  kInt,
+  kFloat,
+  kString,
+  kRegex,
+  kDuration,
+  kBool,
   kIdent,   // text = name
   kMember,  // kids[0] . text
   kIndex,   // kids[0] [ kids[1] ]
-  kNeg, kNot,
+  kNeg,
+  kNot,
   kBinary,  // kids[0] op kids[1]; op is one of + - * / % < <= > >= == != and or in "not in" contains
             // "not contains" matches "not matches" startswith "not startswith" endswith "not endswith"
   kCall,    // text(kids...)
-  kSet, kList,
-  kMap,     // keys[i]: kids[i]; key_quoted[i] says how the key was written
-  kQuant,   // op "any"/"all", text = variable, kids = {list, body}
+  kSet,
+  kList,
+  kMap,    // keys[i]: kids[i]; key_quoted[i] says how the key was written
+  kQuant,  // op "any"/"all", text = variable, kids = {list, body}
 };
 
 struct Expr {
@@ -37,15 +44,15 @@ struct Expr {
   int64_t ival = 0;  // int literal; duration in milliseconds
   double fval = 0;
   bool bval = false;
-  std::string raw;   // literal as written (numbers, durations, strings), for the formatter
+  std::string raw;      // literal as written (numbers, durations, strings), for the formatter
   bool parens = false;  // written in parentheses (kept by the formatter)
   std::vector<std::unique_ptr<Expr>> kids;
   std::vector<std::string> keys;
   std::vector<bool> key_quoted;
   // Filled by the checker.
   TypePtr type;
-  int32_t slot = -1;   // attribute path -> slot
-  int32_t index = -1;  // record field index, or pattern set index
+  int32_t slot = -1;                             // attribute path -> slot
+  int32_t index = -1;                            // record field index, or pattern set index
   std::shared_ptr<const struct ConstVal> value;  // folded, when known at compile time
 };
 using ExprPtr = std::unique_ptr<Expr>;
@@ -99,17 +106,30 @@ struct BudgetClause {
   SourceRange range;
 };
 
-enum class DeclKind { kPackage, kVersion, kDefault, kOnError, kImport, kSchema, kConst, kPattern, kPatterns, kRule, kLimit, kBudget };
+enum class DeclKind {
+  kPackage,
+  kVersion,
+  kDefault,
+  kOnError,
+  kImport,
+  kSchema,
+  kConst,
+  kPattern,
+  kPatterns,
+  kRule,
+  kLimit,
+  kBudget
+};
 
 struct Decl {
   DeclKind kind = DeclKind::kPackage;
   SourceRange range;
   SourceRange name_range;
-  std::string name;  // package/import dotted name, schema/const/pattern/rule/limit/budget name
-  std::string value; // version string (unescaped), default/on_error word, rule phase
-  std::string raw;   // version as written
+  std::string name;   // package/import dotted name, schema/const/pattern/rule/limit/budget name
+  std::string value;  // version string (unescaped), default/on_error word, rule phase
+  std::string raw;    // version as written
   std::vector<SchemaField> fields;
-  ExprPtr expr;      // const value, rule condition
+  ExprPtr expr;  // const value, rule condition
   std::vector<std::string> flags;
   std::vector<PatternItem> items;
   EffectAst effect;
@@ -124,8 +144,8 @@ struct Decl {
   // budget
   std::vector<BudgetClause> clauses;
   // comments
-  std::vector<std::string> comments;  // lines before the declaration (blank line = "")
-  std::string trailing;               // comment at the end of its first line
+  std::vector<std::string> comments;        // lines before the declaration (blank line = "")
+  std::string trailing;                     // comment at the end of its first line
   std::vector<std::string> inner_comments;  // comments inside a block, before its closing brace
 };
 

@@ -16,7 +16,8 @@ namespace {
 TypePtr T(Type::K k) { return Type::Make(k); }
 
 TypePtr MessageType() {
-  static TypePtr t = Type::Record("message", {{"role", T(Type::kString)}, {"content", T(Type::kString)}, {"name", T(Type::kString)}});
+  static TypePtr t =
+      Type::Record("message", {{"role", T(Type::kString)}, {"content", T(Type::kString)}, {"name", T(Type::kString)}});
   return t;
 }
 TypePtr ToolType() {
@@ -45,9 +46,15 @@ std::string Unescape(const std::string& raw) {
     }
     char n = raw[++i];
     switch (n) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'u': {
         long cp = std::strtol(raw.substr(i + 1, 4).c_str(), nullptr, 16);
         i += 4;
@@ -63,7 +70,8 @@ std::string Unescape(const std::string& raw) {
         }
         break;
       }
-      default: out += n;
+      default:
+        out += n;
     }
   }
   return out;
@@ -108,7 +116,11 @@ bool Member(const ConstVal& x, const ConstVal& c) {
 
 Checker::Checker(PolicyAst* ast, Diagnostics* diags, const CompileLimits& limits, std::string stdlib_dir,
                  std::string policy_path)
-    : ast_(ast), diags_(diags), limits_(limits), stdlib_dir_(std::move(stdlib_dir)), policy_path_(std::move(policy_path)) {}
+    : ast_(ast),
+      diags_(diags),
+      limits_(limits),
+      stdlib_dir_(std::move(stdlib_dir)),
+      policy_path_(std::move(policy_path)) {}
 
 TypePtr Checker::Error(const Expr& e, const std::string& code, const std::string& msg) {
   diags_->Error(code, e.range, msg);
@@ -122,7 +134,8 @@ void Checker::UnknownName(const Expr& e, const std::string& name, const std::vec
   if (!best.empty()) msg += " (did you mean '" + best + "'?)";
   SourceRange r = e.range;
   // Point at the last component of a dotted name.
-  if (e.kind == ExprKind::kMember && e.range.end >= e.text.size()) r.begin = e.range.end - static_cast<uint32_t>(e.text.size());
+  if (e.kind == ExprKind::kMember && e.range.end >= e.text.size())
+    r.begin = e.range.end - static_cast<uint32_t>(e.text.size());
   diags_->Error("E0201", r, msg);
 }
 
@@ -151,7 +164,9 @@ void Checker::DeclareBuiltins() {
   for (auto& [name, type] : builtin) {
     SlotInfo s;
     s.name = name;
-    s.root = s.name.rfind("request.", 0) == 0 ? Root::kRequest : s.name.rfind("response.", 0) == 0 ? Root::kResponse : Root::kEnv;
+    s.root = s.name.rfind("request.", 0) == 0    ? Root::kRequest
+             : s.name.rfind("response.", 0) == 0 ? Root::kResponse
+                                                 : Root::kEnv;
     s.type = SlotType::kBuiltin;
     scope_.slot_index[s.name] = static_cast<uint32_t>(scope_.slots.size());
     scope_.slots.push_back(s);
@@ -179,8 +194,11 @@ TypePtr Checker::SchemaType(const TypeAst& t, SlotType* st) {
       std::string best = Closest(t.name, {"bool", "int", "float", "string", "duration", "list", "set", "map"});
       return fail("unknown type '" + t.name + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
     }
-    *st = s->k == Type::kBool ? SlotType::kBool : s->k == Type::kInt ? SlotType::kInt : s->k == Type::kFloat ? SlotType::kFloat
-          : s->k == Type::kString ? SlotType::kString : SlotType::kDuration;
+    *st = s->k == Type::kBool     ? SlotType::kBool
+          : s->k == Type::kInt    ? SlotType::kInt
+          : s->k == Type::kFloat  ? SlotType::kFloat
+          : s->k == Type::kString ? SlotType::kString
+                                  : SlotType::kDuration;
     return s;
   }
   if ((t.name == "list" || t.name == "set") && t.args.size() == 1 && t.args[0].args.empty()) {
@@ -200,8 +218,10 @@ TypePtr Checker::SchemaType(const TypeAst& t, SlotType* st) {
   if (t.name == "map" && t.args.size() == 2 && t.args[0].name == "string" && t.args[1].args.empty()) {
     TypePtr v = scalar(t.args[1].name);
     if (!v || v->k == Type::kDuration) return fail("map values must be string, int, float or bool");
-    *st = v->k == Type::kString ? SlotType::kMapString : v->k == Type::kInt ? SlotType::kMapInt
-          : v->k == Type::kFloat ? SlotType::kMapFloat : SlotType::kMapBool;
+    *st = v->k == Type::kString  ? SlotType::kMapString
+          : v->k == Type::kInt   ? SlotType::kMapInt
+          : v->k == Type::kFloat ? SlotType::kMapFloat
+                                 : SlotType::kMapBool;
     return Type::MapOf(v);
   }
   return fail("unsupported attribute type (use bool, int, float, string, duration, list<T>, set<T> or map<string, T>)");
@@ -236,7 +256,8 @@ void Checker::CheckSchema(Decl& d) {
           diags_->Error("E0302", f.default_value->range, "a default must be a constant");
         } else if (!SameType(type, dt) && !(type->k == Type::kFloat && dt->k == Type::kInt) &&
                    !(type->k == Type::kSet && dt->k == Type::kSet && SameType(type->elem, dt->elem))) {
-          diags_->Error("E0303", f.default_value->range, "default of type " + TypeName(dt) + " for attribute of type " + TypeName(type));
+          diags_->Error("E0303", f.default_value->range,
+                        "default of type " + TypeName(dt) + " for attribute of type " + TypeName(type));
         } else {
           def = *f.default_value->value;
           if (type->k == Type::kFloat && def.kind == Kind::kInt) def = ConstVal::Float(static_cast<double>(def.i));
@@ -258,8 +279,12 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
   }
   bool set_caseless = false;
   for (const std::string& f : d.flags) {
-    if (f == "caseless") set_caseless = true;
-    else diags_->Error("E0204", d.name_range, "unknown pattern flag '" + f + "'" + (Closest(f, {"caseless"}).empty() ? "" : " (did you mean 'caseless'?)"));
+    if (f == "caseless")
+      set_caseless = true;
+    else
+      diags_->Error(
+          "E0204", d.name_range,
+          "unknown pattern flag '" + f + "'" + (Closest(f, {"caseless"}).empty() ? "" : " (did you mean 'caseless'?)"));
   }
   PatternSet ps;
   ps.name = name;
@@ -269,22 +294,26 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
     p.regex = it.regex;
     p.caseless = set_caseless;
     for (const std::string& f : it.flags) {
-      if (f == "caseless") p.caseless = true;
-      else diags_->Error("E0204", it.range, "unknown pattern flag '" + f + "'");
+      if (f == "caseless")
+        p.caseless = true;
+      else
+        diags_->Error("E0204", it.range, "unknown pattern flag '" + f + "'");
     }
     if (p.source.empty()) {
       diags_->Error("E0205", it.range, "a pattern must not be empty (it would match everywhere)");
       continue;
     }
     bool duplicate = false;
-    for (const Pattern& q : ps.patterns) duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless;
+    for (const Pattern& q : ps.patterns)
+      duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless;
     if (duplicate) {
       diags_->Warning("W0106", it.range, "pattern listed twice in '" + name + "'");
       continue;
     }
     if (p.regex)
       diags_->Warning("W0102", it.range,
-                      "regex patterns need the screening engine; until it is built, a rule that uses this one records a rule error");
+                      "regex patterns need the screening engine; until it is built, a rule that uses this one records "
+                      "a rule error");
     ps.patterns.push_back(std::move(p));
   }
   if (ps.patterns.empty()) {
@@ -305,7 +334,8 @@ void Checker::Import(Decl& d) {
   const std::string path = stdlib_dir_ + "/" + rel + ".policy";
   std::ifstream in(path, std::ios::binary);
   if (stdlib_dir_.empty() || !in) {
-    diags_->Error("E0206", d.name_range, "unknown module '" + d.name + "' (no " + rel + ".policy in the standard library)");
+    diags_->Error("E0206", d.name_range,
+                  "unknown module '" + d.name + "' (no " + rel + ".policy in the standard library)");
     return;
   }
   std::stringstream ss;
@@ -379,8 +409,10 @@ void Checker::CollectDecls() {
         break;
       case DeclKind::kPattern:
       case DeclKind::kPatterns:
-        if (IsRoot(d.name)) diags_->Error("E0203", d.name_range, "'" + d.name + "' is a built-in name");
-        else DeclarePatterns(d, "");
+        if (IsRoot(d.name))
+          diags_->Error("E0203", d.name_range, "'" + d.name + "' is a built-in name");
+        else
+          DeclarePatterns(d, "");
         break;
       case DeclKind::kRule:
       case DeclKind::kLimit:
@@ -399,8 +431,10 @@ bool Checker::Run() {
   std::set<std::string> schemas;
   for (Decl& d : ast_->decls)
     if (d.kind == DeclKind::kSchema) {
-      if (!schemas.insert(d.name).second) diags_->Error("E0203", d.name_range, "schema '" + d.name + "' declared twice");
-      else CheckSchema(d);
+      if (!schemas.insert(d.name).second)
+        diags_->Error("E0203", d.name_range, "schema '" + d.name + "' declared twice");
+      else
+        CheckSchema(d);
     }
   for (auto& [name, c] : scope_.consts) CheckConst(c);
   bool warned_usage = false;
@@ -428,7 +462,8 @@ void Checker::CheckConst(Scope::ConstInfo& c) {
   c.state = 1;
   TypePtr t = Check(*c.decl->expr, Phase::kRequest);
   if (t->k != Type::kError && !c.decl->expr->value)
-    diags_->Error("E0302", c.decl->expr->range, "a constant must be computable at compile time (it may not read attributes)");
+    diags_->Error("E0302", c.decl->expr->range,
+                  "a constant must be computable at compile time (it may not read attributes)");
   if (t->k == Type::kPattern || t->k == Type::kRegex)
     diags_->Error("E0302", c.decl->expr->range, "a constant cannot hold a pattern; declare it with 'patterns'");
   c.type = t;
@@ -459,15 +494,27 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
   }
   TypePtr t;
   switch (e.kind) {
-    case ExprKind::kInt: t = T(Type::kInt); e.value = std::make_shared<ConstVal>(ConstVal::Int(e.ival)); break;
-    case ExprKind::kFloat: t = T(Type::kFloat); e.value = std::make_shared<ConstVal>(ConstVal::Float(e.fval)); break;
+    case ExprKind::kInt:
+      t = T(Type::kInt);
+      e.value = std::make_shared<ConstVal>(ConstVal::Int(e.ival));
+      break;
+    case ExprKind::kFloat:
+      t = T(Type::kFloat);
+      e.value = std::make_shared<ConstVal>(ConstVal::Float(e.fval));
+      break;
     case ExprKind::kString:
       // Outside messages `${...}` is literal text; CheckMessage splits messages.
       t = T(Type::kString);
       e.value = std::make_shared<ConstVal>(ConstVal::Str(e.text));
       break;
-    case ExprKind::kDuration: t = T(Type::kDuration); e.value = std::make_shared<ConstVal>(ConstVal::Duration(e.ival)); break;
-    case ExprKind::kBool: t = T(Type::kBool); e.value = std::make_shared<ConstVal>(ConstVal::Bool(e.bval)); break;
+    case ExprKind::kDuration:
+      t = T(Type::kDuration);
+      e.value = std::make_shared<ConstVal>(ConstVal::Duration(e.ival));
+      break;
+    case ExprKind::kBool:
+      t = T(Type::kBool);
+      e.value = std::make_shared<ConstVal>(ConstVal::Bool(e.bval));
+      break;
     case ExprKind::kRegex: {
       t = T(Type::kRegex);
       const std::string name = "/" + e.text + "/";
@@ -514,16 +561,25 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       t = T(Type::kError);
       break;
     }
-    case ExprKind::kMember: t = CheckMember(e, phase); break;
+    case ExprKind::kMember:
+      t = CheckMember(e, phase);
+      break;
     case ExprKind::kIndex: {
       TypePtr c = Check(*e.kids[0], phase), k = Check(*e.kids[1], phase);
-      if (c->k == Type::kError || k->k == Type::kError) { t = T(Type::kError); break; }
+      if (c->k == Type::kError || k->k == Type::kError) {
+        t = T(Type::kError);
+        break;
+      }
       if (c->k == Type::kList) {
-        if (k->k != Type::kInt) t = Error(*e.kids[1], "E0304", "a list index must be an int, not " + TypeName(k));
-        else t = c->elem;
+        if (k->k != Type::kInt)
+          t = Error(*e.kids[1], "E0304", "a list index must be an int, not " + TypeName(k));
+        else
+          t = c->elem;
       } else if (c->k == Type::kMap) {
-        if (k->k != Type::kString) t = Error(*e.kids[1], "E0304", "a map key must be a string, not " + TypeName(k));
-        else t = c->elem;
+        if (k->k != Type::kString)
+          t = Error(*e.kids[1], "E0304", "a map key must be a string, not " + TypeName(k));
+        else
+          t = c->elem;
       } else {
         t = Error(e, "E0304", "cannot index a value of type " + TypeName(c));
       }
@@ -533,33 +589,56 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       TypePtr x = Check(*e.kids[0], phase);
       if (x->k != Type::kError && !x->numeric() && x->k != Type::kDuration)
         t = Error(e, "E0305", "cannot negate a value of type " + TypeName(x));
-      else t = x;
+      else
+        t = x;
       break;
     }
     case ExprKind::kNot: {
       TypePtr x = Check(*e.kids[0], phase);
-      if (x->k != Type::kError && x->k != Type::kBool) t = Error(e, "E0305", "'not' needs a bool, not " + TypeName(x));
-      else t = T(Type::kBool);
+      if (x->k != Type::kError && x->k != Type::kBool)
+        t = Error(e, "E0305", "'not' needs a bool, not " + TypeName(x));
+      else
+        t = T(Type::kBool);
       break;
     }
-    case ExprKind::kBinary: t = CheckBinary(e, phase); break;
-    case ExprKind::kCall: t = CheckCall(e, phase); break;
+    case ExprKind::kBinary:
+      t = CheckBinary(e, phase);
+      break;
+    case ExprKind::kCall:
+      t = CheckCall(e, phase);
+      break;
     case ExprKind::kSet:
     case ExprKind::kList: {
       TypePtr el = T(Type::kAny);
       bool ok = true;
       for (auto& k : e.kids) {
         TypePtr kt = Check(*k, phase);
-        if (kt->k == Type::kError) { ok = false; continue; }
-        if (kt->k == Type::kPattern || kt->k == Type::kRegex) { Error(*k, "E0306", "patterns cannot be collection items"); ok = false; continue; }
+        if (kt->k == Type::kError) {
+          ok = false;
+          continue;
+        }
+        if (kt->k == Type::kPattern || kt->k == Type::kRegex) {
+          Error(*k, "E0306", "patterns cannot be collection items");
+          ok = false;
+          continue;
+        }
         TypePtr u = Unify(el, kt);
-        if (!u) { Error(*k, "E0306", "item of type " + TypeName(kt) + " in a collection of " + TypeName(el)); ok = false; continue; }
-        if (e.kind == ExprKind::kSet && (kt->k == Type::kList || kt->k == Type::kSet || kt->k == Type::kMap || kt->k == Type::kRecord)) {
+        if (!u) {
+          Error(*k, "E0306", "item of type " + TypeName(kt) + " in a collection of " + TypeName(el));
+          ok = false;
+          continue;
+        }
+        if (e.kind == ExprKind::kSet &&
+            (kt->k == Type::kList || kt->k == Type::kSet || kt->k == Type::kMap || kt->k == Type::kRecord)) {
           Error(*k, "E0306", "set items must be scalars");
           ok = false;
           continue;
         }
-        if (!k->value) { Error(*k, "E0302", "collection literals must be constant"); ok = false; continue; }
+        if (!k->value) {
+          Error(*k, "E0302", "collection literals must be constant");
+          ok = false;
+          continue;
+        }
         el = u;
       }
       t = !ok ? T(Type::kError) : e.kind == ExprKind::kSet ? Type::SetOf(el) : Type::ListOf(el);
@@ -582,15 +661,26 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       std::vector<TypePtr> kt;
       for (auto& k : e.kids) {
         kt.push_back(Check(*k, phase));
-        if (kt.back()->k == Type::kError) ok = false;
-        else if (!k->value) { Error(*k, "E0302", "map literals must be constant"); ok = false; }
+        if (kt.back()->k == Type::kError)
+          ok = false;
+        else if (!k->value) {
+          Error(*k, "E0302", "map literals must be constant");
+          ok = false;
+        }
       }
-      if (!ok) { t = T(Type::kError); break; }
+      if (!ok) {
+        t = T(Type::kError);
+        break;
+      }
       if (quoted) {
         TypePtr v = T(Type::kAny);
         for (size_t i = 0; i < kt.size(); ++i) {
           TypePtr u = Unify(v, kt[i]);
-          if (!u) { Error(*e.kids[i], "E0306", "value of type " + TypeName(kt[i]) + " in a map of " + TypeName(v)); ok = false; break; }
+          if (!u) {
+            Error(*e.kids[i], "E0306", "value of type " + TypeName(kt[i]) + " in a map of " + TypeName(v));
+            ok = false;
+            break;
+          }
           v = u;
         }
         t = ok ? Type::MapOf(v) : T(Type::kError);
@@ -610,8 +700,10 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       TypePtr l = Check(*e.kids[0], phase);
       TypePtr el = T(Type::kError);
       if (l->k != Type::kError) {
-        if (l->collection()) el = l->elem;
-        else Error(*e.kids[0], "E0308", "'" + e.op + "' iterates over a list or set, not " + TypeName(l));
+        if (l->collection())
+          el = l->elem;
+        else
+          Error(*e.kids[0], "E0308", "'" + e.op + "' iterates over a list or set, not " + TypeName(l));
       }
       vars_.push_back({e.text, el});
       TypePtr b = Check(*e.kids[1], phase);
@@ -661,7 +753,8 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
       e.index = static_cast<int32_t>(scope_.patterns[path]);
       return T(Type::kPattern);
     }
-    if (!shadowed && std::find(scope_.modules.begin(), scope_.modules.end(), path.substr(0, path.rfind('.'))) != scope_.modules.end()) {
+    if (!shadowed && std::find(scope_.modules.begin(), scope_.modules.end(), path.substr(0, path.rfind('.'))) !=
+                         scope_.modules.end()) {
       std::vector<std::string> cands;
       const std::string mod = path.substr(0, path.rfind('.'));
       for (auto& [n, i] : scope_.patterns)
@@ -672,7 +765,8 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
   }
   TypePtr b = Check(*e.kids[0], phase);
   if (b->k == Type::kError) return b;
-  if (b->k != Type::kRecord) return Error(e, "E0309", "a value of type " + TypeName(b) + " has no attribute '" + e.text + "'");
+  if (b->k != Type::kRecord)
+    return Error(e, "E0309", "a value of type " + TypeName(b) + " has no attribute '" + e.text + "'");
   int idx = b->FieldIndex(e.text);
   if (idx < 0) {
     std::vector<std::string> cands;
@@ -691,7 +785,9 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
   const bool negated = op.rfind("not ", 0) == 0;
   const std::string base = negated ? op.substr(4) : op;
   auto mismatch = [&](const std::string& what) {
-    return Error(e, "E0310", "cannot apply '" + op + "' to " + TypeName(a) + " and " + TypeName(b) + (what.empty() ? "" : ": " + what));
+    return Error(
+        e, "E0310",
+        "cannot apply '" + op + "' to " + TypeName(a) + " and " + TypeName(b) + (what.empty() ? "" : ": " + what));
   };
   if (base == "contains" && b->k == Type::kPattern) {
     if (a->k != Type::kString) return mismatch("patterns are searched in strings");
@@ -734,7 +830,8 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
   if (base == "in") {
     if (b->collection()) {
       if (b->elem->k == Type::kAny || (a->numeric() && b->elem->numeric()) ||
-          (SameType(a, b->elem) && a->k != Type::kList && a->k != Type::kSet && a->k != Type::kMap && a->k != Type::kRecord))
+          (SameType(a, b->elem) && a->k != Type::kList && a->k != Type::kSet && a->k != Type::kMap &&
+           a->k != Type::kRecord))
         return T(Type::kBool);
       return mismatch("the item type differs from the collection's");
     }
@@ -754,7 +851,8 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
       return T(Type::kBool);
     }
     if (a->collection()) {
-      if (a->elem->k == Type::kAny || (b->numeric() && a->elem->numeric()) || SameType(a->elem, b)) return T(Type::kBool);
+      if (a->elem->k == Type::kAny || (b->numeric() && a->elem->numeric()) || SameType(a->elem, b))
+        return T(Type::kBool);
       return mismatch("the item type differs from the collection's");
     }
     if (a->k == Type::kMap) {
@@ -774,7 +872,9 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   const std::string& f = e.text;
   auto arity = [&](size_t n) {
     if (e.kids.size() != n) {
-      Error(e, "E0312", f + "() takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", got " + std::to_string(e.kids.size()));
+      Error(e, "E0312",
+            f + "() takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
+                std::to_string(e.kids.size()));
       return false;
     }
     return true;
@@ -782,10 +882,12 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   if (f == "has") {
     if (!arity(1)) return T(Type::kError);
     Expr& a = *e.kids[0];
-    if (a.kind != ExprKind::kMember) return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
+    if (a.kind != ExprKind::kMember)
+      return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
     TypePtr t = Check(a, phase);
     if (t->k == Type::kError) return t;
-    if (a.slot < 0 && a.index < 0) return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
+    if (a.slot < 0 && a.index < 0)
+      return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
     return T(Type::kBool);
   }
   if (f == "count") {
@@ -795,7 +897,8 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
       return Error(a, "E0314", "count() takes 'patterns in text', such as count(std.pii.any in request.text)");
     TypePtr s = Check(*a.kids[0], phase), t = Check(*a.kids[1], phase);
     if (s->k == Type::kError || t->k == Type::kError) return T(Type::kError);
-    if (s->k != Type::kPattern) return Error(*a.kids[0], "E0314", "count() counts the patterns of a pattern set, not " + TypeName(s));
+    if (s->k != Type::kPattern)
+      return Error(*a.kids[0], "E0314", "count() counts the patterns of a pattern set, not " + TypeName(s));
     if (t->k != Type::kString) return Error(*a.kids[1], "E0314", "count() searches a string, not " + TypeName(t));
     a.type = T(Type::kInt);
     e.index = a.kids[0]->index;
@@ -826,13 +929,15 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
     if (args[0]->k != Type::kString || !args[1]->numeric() || !args[2]->numeric())
       return Error(e, "E0315", "cost(model, input_tokens, output_tokens) takes a string and two numbers");
     auto it = scope_.consts.find("prices");
-    if (it == scope_.consts.end()) return Error(e, "E0316", "cost() reads the price table from a constant named 'prices'; none is declared");
+    if (it == scope_.consts.end())
+      return Error(e, "E0316", "cost() reads the price table from a constant named 'prices'; none is declared");
     CheckConst(it->second);
     TypePtr pt = it->second.type;
     if (!pt || pt->k != Type::kMap || !pt->elem || pt->elem->k != Type::kRecord || pt->elem->fields.size() != 2 ||
         pt->elem->fields[0].first != "input" || pt->elem->fields[1].first != "output" ||
         !pt->elem->fields[0].second->numeric() || !pt->elem->fields[1].second->numeric())
-      return Error(e, "E0316", "'prices' must map model names to {input: number, output: number} (USD per million tokens)");
+      return Error(e, "E0316",
+                   "'prices' must map model names to {input: number, output: number} (USD per million tokens)");
     return T(Type::kFloat);
   }
   std::string best = Closest(f, {"has", "len", "lower", "upper", "tokens", "cost", "count"});
@@ -858,7 +963,8 @@ void Checker::Fold(Expr& e) {
       if (v.is_set) {
         // Sets are sorted and deduplicated, so the runtime can binary-search them.
         std::sort(v.items.begin(), v.items.end(), [](const ConstVal& a, const ConstVal& b) { return Cmp(a, b) < 0; });
-        v.items.erase(std::unique(v.items.begin(), v.items.end(), [](const ConstVal& a, const ConstVal& b) { return Cmp(a, b) == 0; }),
+        v.items.erase(std::unique(v.items.begin(), v.items.end(),
+                                  [](const ConstVal& a, const ConstVal& b) { return Cmp(a, b) == 0; }),
                       v.items.end());
       }
       set(std::move(v));
@@ -873,14 +979,16 @@ void Checker::Fold(Expr& e) {
           for (size_t i = 0; i < e.keys.size(); ++i)
             if (e.keys[i] == f.first) {
               ConstVal item = *e.kids[i]->value;
-              if (f.second->k == Type::kFloat && item.kind == Kind::kInt) item = ConstVal::Float(static_cast<double>(item.i));
+              if (f.second->k == Type::kFloat && item.kind == Kind::kInt)
+                item = ConstVal::Float(static_cast<double>(item.i));
               v.items.push_back(item);
             }
       } else {
         for (size_t i = 0; i < e.keys.size(); ++i) {
           v.items.push_back(ConstVal::Str(e.keys[i]));
           ConstVal item = *e.kids[i]->value;
-          if (e.type->elem->k == Type::kFloat && item.kind == Kind::kInt) item = ConstVal::Float(static_cast<double>(item.i));
+          if (e.type->elem->k == Type::kFloat && item.kind == Kind::kInt)
+            item = ConstVal::Float(static_cast<double>(item.i));
           if (e.type->elem->k == Type::kRecord && item.kind == Kind::kRecord)
             for (size_t f = 0; f < item.items.size() && f < e.type->elem->fields.size(); ++f)
               if (e.type->elem->fields[f].second->k == Type::kFloat && item.items[f].kind == Kind::kInt)
@@ -894,8 +1002,13 @@ void Checker::Fold(Expr& e) {
     case ExprKind::kNeg: {
       const ConstVal* x = kv(0);
       if (!x) return;
-      if (x->kind == Kind::kFloat) set(ConstVal::Float(-x->f));
-      else if (x->i != INT64_MIN) { ConstVal v = *x; v.i = -x->i; set(v); }
+      if (x->kind == Kind::kFloat)
+        set(ConstVal::Float(-x->f));
+      else if (x->i != INT64_MIN) {
+        ConstVal v = *x;
+        v.i = -x->i;
+        set(v);
+      }
       return;
     }
     case ExprKind::kNot:
@@ -928,11 +1041,16 @@ void Checker::Fold(Expr& e) {
     case ExprKind::kCall: {
       const ConstVal* x = kv(0);
       if (!x || e.text == "has" || e.text == "count" || e.text == "cost") return;
-      if (e.text == "len") set(ConstVal::Int(static_cast<int64_t>(x->kind == Kind::kString ? x->s.size() : x->kind == Kind::kMap ? x->items.size() / 2 : x->items.size())));
+      if (e.text == "len")
+        set(ConstVal::Int(static_cast<int64_t>(x->kind == Kind::kString ? x->s.size()
+                                               : x->kind == Kind::kMap  ? x->items.size() / 2
+                                                                        : x->items.size())));
       if (e.text == "tokens") set(ConstVal::Int(static_cast<int64_t>((x->s.size() + 3) / 4)));
       if (e.text == "lower" || e.text == "upper") {
         std::string s = x->s;
-        for (char& c : s) c = e.text == "lower" ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        for (char& c : s)
+          c = e.text == "lower" ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                                : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         set(ConstVal::Str(s));
       }
       return;
@@ -941,26 +1059,51 @@ void Checker::Fold(Expr& e) {
       const ConstVal *a = kv(0), *b = kv(1);
       const std::string& op = e.op;
       // `false and x` / `true or x` decide without x.
-      if (op == "and" && ((a && !a->b) || (b && !b->b))) { set(ConstVal::Bool(false)); return; }
-      if (op == "or" && ((a && a->b) || (b && b->b))) { set(ConstVal::Bool(true)); return; }
+      if (op == "and" && ((a && !a->b) || (b && !b->b))) {
+        set(ConstVal::Bool(false));
+        return;
+      }
+      if (op == "or" && ((a && a->b) || (b && b->b))) {
+        set(ConstVal::Bool(true));
+        return;
+      }
       if (!a || !b || e.index >= 0) return;
-      if (op == "and" || op == "or") { set(ConstVal::Bool(op == "and" ? a->b && b->b : a->b || b->b)); return; }
-      if (op == "+" && a->kind == Kind::kString) { set(ConstVal::Str(a->s + b->s)); return; }
+      if (op == "and" || op == "or") {
+        set(ConstVal::Bool(op == "and" ? a->b && b->b : a->b || b->b));
+        return;
+      }
+      if (op == "+" && a->kind == Kind::kString) {
+        set(ConstVal::Str(a->s + b->s));
+        return;
+      }
       if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") {
         if (e.type->k == Type::kFloat) {
           double x = AsF(*a), y = AsF(*b);
-          if (op == "/" && y == 0) { Error(e, "E0317", "division by zero"); return; }
+          if (op == "/" && y == 0) {
+            Error(e, "E0317", "division by zero");
+            return;
+          }
           set(ConstVal::Float(op == "+" ? x + y : op == "-" ? x - y : op == "*" ? x * y : x / y));
         } else {
           int64_t r = 0;
           bool ovf = false;
-          if (op == "+") ovf = __builtin_add_overflow(a->i, b->i, &r);
-          else if (op == "-") ovf = __builtin_sub_overflow(a->i, b->i, &r);
-          else if (op == "*") ovf = __builtin_mul_overflow(a->i, b->i, &r);
-          else if (b->i == 0) { Error(e, "E0317", "division by zero"); return; }
-          else if (a->i == INT64_MIN && b->i == -1) ovf = op == "/";
-          else r = op == "/" ? a->i / b->i : a->i % b->i;
-          if (ovf) { Error(e, "E0317", "integer overflow"); return; }
+          if (op == "+")
+            ovf = __builtin_add_overflow(a->i, b->i, &r);
+          else if (op == "-")
+            ovf = __builtin_sub_overflow(a->i, b->i, &r);
+          else if (op == "*")
+            ovf = __builtin_mul_overflow(a->i, b->i, &r);
+          else if (b->i == 0) {
+            Error(e, "E0317", "division by zero");
+            return;
+          } else if (a->i == INT64_MIN && b->i == -1)
+            ovf = op == "/";
+          else
+            r = op == "/" ? a->i / b->i : a->i % b->i;
+          if (ovf) {
+            Error(e, "E0317", "integer overflow");
+            return;
+          }
           ConstVal v = *a;
           v.i = r;
           set(v);
@@ -970,17 +1113,28 @@ void Checker::Fold(Expr& e) {
       const bool negated = op.rfind("not ", 0) == 0;
       const std::string base = negated ? op.substr(4) : op;
       bool r;
-      if (op == "==") r = Cmp(*a, *b) == 0;
-      else if (op == "!=") r = Cmp(*a, *b) != 0;
-      else if (op == "<") r = Cmp(*a, *b) < 0;
-      else if (op == "<=") r = Cmp(*a, *b) <= 0;
-      else if (op == ">") r = Cmp(*a, *b) > 0;
-      else if (op == ">=") r = Cmp(*a, *b) >= 0;
-      else if (base == "in") r = Member(*a, *b);
-      else if (base == "contains") r = Member(*b, *a);
-      else if (base == "startswith") r = a->s.compare(0, b->s.size(), b->s) == 0 && a->s.size() >= b->s.size();
-      else if (base == "endswith") r = a->s.size() >= b->s.size() && a->s.compare(a->s.size() - b->s.size(), b->s.size(), b->s) == 0;
-      else return;
+      if (op == "==")
+        r = Cmp(*a, *b) == 0;
+      else if (op == "!=")
+        r = Cmp(*a, *b) != 0;
+      else if (op == "<")
+        r = Cmp(*a, *b) < 0;
+      else if (op == "<=")
+        r = Cmp(*a, *b) <= 0;
+      else if (op == ">")
+        r = Cmp(*a, *b) > 0;
+      else if (op == ">=")
+        r = Cmp(*a, *b) >= 0;
+      else if (base == "in")
+        r = Member(*a, *b);
+      else if (base == "contains")
+        r = Member(*b, *a);
+      else if (base == "startswith")
+        r = a->s.compare(0, b->s.size(), b->s) == 0 && a->s.size() >= b->s.size();
+      else if (base == "endswith")
+        r = a->s.size() >= b->s.size() && a->s.compare(a->s.size() - b->s.size(), b->s.size(), b->s) == 0;
+      else
+        return;
       set(ConstVal::Bool(negated ? !r : r));
       return;
     }
@@ -1009,7 +1163,9 @@ void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
     if (body.compare(i, 2, "${") == 0) {
       size_t close = body.find('}', i + 2);
       if (close == std::string::npos) {
-        diags_->Error("E0402", {e.range.begin + 1 + static_cast<uint32_t>(i), e.range.begin + 3 + static_cast<uint32_t>(i)}, "unterminated ${ in message");
+        diags_->Error("E0402",
+                      {e.range.begin + 1 + static_cast<uint32_t>(i), e.range.begin + 3 + static_cast<uint32_t>(i)},
+                      "unterminated ${ in message");
         return;
       }
       e.keys.push_back(Unescape(lit));
@@ -1032,7 +1188,8 @@ void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
 void Checker::CheckRule(Decl& d) {
   Phase phase = Phase::kRequest;
   if (!d.value.empty()) {
-    if (d.value == "response") phase = Phase::kResponse;
+    if (d.value == "response")
+      phase = Phase::kResponse;
     else if (d.value != "request")
       diags_->Error("E0214", d.window_range, "a rule runs 'on request' or 'on response', not 'on " + d.value + "'");
   }
@@ -1053,7 +1210,8 @@ void Checker::CheckRule(Decl& d) {
       TypePtr t = Check(*ef.message, phase);
       if (t->k != Type::kError && t->k != Type::kString)
         Error(*ef.message, "E0403", "route needs a model name (string), not " + TypeName(t));
-      if (phase == Phase::kResponse) diags_->Error("E0403", ef.range, "route applies to requests; it cannot be used 'on response'");
+      if (phase == Phase::kResponse)
+        diags_->Error("E0403", ef.range, "route applies to requests; it cannot be used 'on response'");
       break;
     }
     case EffectKind::kRedact: {
@@ -1062,7 +1220,8 @@ void Checker::CheckRule(Decl& d) {
           std::vector<std::string> cands;
           for (auto& [n, i] : scope_.patterns) cands.push_back(n);
           std::string best = Closest(name, cands);
-          diags_->Error("E0201", range, "unknown pattern set '" + name + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
+          diags_->Error("E0201", range,
+                        "unknown pattern set '" + name + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
         }
       }
       if (ef.message) {
@@ -1078,18 +1237,21 @@ void Checker::CheckRule(Decl& d) {
       else if (ef.redact_with) {
         std::string s = ef.redact_with->text;
         for (size_t p = s.find("${"); p != std::string::npos; p = s.find("${", p + 1))
-          if (s.compare(p, 7, "${kind}") != 0)
-            Error(*ef.redact_with, "E0404", "a replacement may only use ${kind}");
+          if (s.compare(p, 7, "${kind}") != 0) Error(*ef.redact_with, "E0404", "a replacement may only use ${kind}");
       }
-      diags_->Warning("W0103", ef.range, "redaction needs the screening engine; until it is built the rule is recorded when it fires but nothing is redacted");
+      diags_->Warning("W0103", ef.range,
+                      "redaction needs the screening engine; until it is built the rule is recorded when it fires but "
+                      "nothing is redacted");
       break;
     }
   }
   if (ef.has_code && !ValidCode(ef.code))
     diags_->Error("E0405", ef.code_range, "a code is 1-64 lower-case letters, digits, '_', '.' or '-'");
   if (ef.has_status) {
-    if (ef.kind != EffectKind::kDeny) diags_->Error("E0406", ef.status_range, "only deny takes a status");
-    else if (ef.status < 400 || ef.status > 599) diags_->Error("E0406", ef.status_range, "a deny status is 400-599");
+    if (ef.kind != EffectKind::kDeny)
+      diags_->Error("E0406", ef.status_range, "only deny takes a status");
+    else if (ef.status < 400 || ef.status > 599)
+      diags_->Error("E0406", ef.status_range, "a deny status is 400-599");
   }
 }
 
@@ -1113,7 +1275,8 @@ void Checker::CheckLimit(Decl& d) {
     ok = d.window.back() != 's' || d.window.size() < 3 || d.window.substr(d.window.size() - 2) != "ms";
     if (d.window == "0s" || d.window == "0m" || d.window == "0h" || d.window == "0d") ok = false;
   }
-  if (!ok) diags_->Error("E0407", d.window_range, "a window is a duration (30s, 1m, 1h, 1d) or minute, hour, day, month");
+  if (!ok)
+    diags_->Error("E0407", d.window_range, "a window is a duration (30s, 1m, 1h, 1d) or minute, hour, day, month");
 }
 
 void Checker::CheckBudget(Decl& d) {
@@ -1131,7 +1294,8 @@ void Checker::CheckBudget(Decl& d) {
       case BudgetClause::kAmount: {
         amount = true;
         TypePtr t = Check(*c.exprs[0], Phase::kRequest);
-        if (t->k != Type::kError && !t->numeric()) Error(*c.exprs[0], "E0408", "a budget amount is a number of USD, not " + TypeName(t));
+        if (t->k != Type::kError && !t->numeric())
+          Error(*c.exprs[0], "E0408", "a budget amount is a number of USD, not " + TypeName(t));
         if (c.word != "day" && c.word != "month") diags_->Error("E0408", c.range, "a budget runs per 'day' or 'month'");
         break;
       }
@@ -1141,7 +1305,8 @@ void Checker::CheckBudget(Decl& d) {
         if (t->k == Type::kError) break;
         if (t->k != Type::kMap || !t->elem || t->elem->k != Type::kRecord || t->elem->FieldIndex("input") < 0 ||
             t->elem->FieldIndex("output") < 0 || !c.exprs[0]->value)
-          Error(*c.exprs[0], "E0408", "prices must be a constant map of model to {input: USD, output: USD} per million tokens");
+          Error(*c.exprs[0], "E0408",
+                "prices must be a constant map of model to {input: USD, output: USD} per million tokens");
         break;
       }
       case BudgetClause::kWarn:
@@ -1149,7 +1314,8 @@ void Checker::CheckBudget(Decl& d) {
         break;
       case BudgetClause::kWhen: {
         TypePtr t = Check(*c.exprs[0], Phase::kRequest);
-        if (t->k != Type::kError && t->k != Type::kBool) Error(*c.exprs[0], "E0408", "a budget's 'when' must be a bool");
+        if (t->k != Type::kError && t->k != Type::kBool)
+          Error(*c.exprs[0], "E0408", "a budget's 'when' must be a bool");
         break;
       }
     }

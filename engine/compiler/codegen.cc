@@ -89,10 +89,16 @@ uint32_t Gen::InternAt(const ConstVal& v, uint32_t index) {
   ConstEntry e;
   e.kind = v.kind;
   switch (v.kind) {
-    case Kind::kBool: e.payload = v.b; break;
+    case Kind::kBool:
+      e.payload = v.b;
+      break;
     case Kind::kInt:
-    case Kind::kDuration: e.payload = static_cast<uint64_t>(v.i); break;
-    case Kind::kFloat: std::memcpy(&e.payload, &v.f, sizeof v.f); break;
+    case Kind::kDuration:
+      e.payload = static_cast<uint64_t>(v.i);
+      break;
+    case Kind::kFloat:
+      std::memcpy(&e.payload, &v.f, sizeof v.f);
+      break;
     case Kind::kString:
       e.payload = InternString(v.s);
       e.len = static_cast<uint32_t>(v.s.size());
@@ -105,8 +111,9 @@ uint32_t Gen::InternAt(const ConstVal& v, uint32_t index) {
       e.payload = n ? p_->const_entries.size() : 0;
       if (v.is_set && v.kind == Kind::kList) {
         bool sortable = true;
-        for (auto& it : v.items) sortable &= it.kind == (v.items.empty() ? Kind::kString : v.items[0].kind) &&
-                                              (it.kind == Kind::kString || it.kind == Kind::kInt);
+        for (auto& it : v.items)
+          sortable &= it.kind == (v.items.empty() ? Kind::kString : v.items[0].kind) &&
+                      (it.kind == Kind::kString || it.kind == Kind::kInt);
         e.sorted = sortable ? 1 : 0;
       }
       const uint32_t first = static_cast<uint32_t>(p_->const_entries.size());
@@ -114,7 +121,8 @@ uint32_t Gen::InternAt(const ConstVal& v, uint32_t index) {
       for (uint32_t i = 0; i < n; ++i) InternAt(v.items[i], first + i);
       break;
     }
-    default: break;
+    default:
+      break;
   }
   p_->const_entries[index] = e;
   return index;
@@ -420,10 +428,18 @@ std::string Gen::UsageText(const Decl& d) {
         s += "per ";
         for (size_t i = 0; i < c.exprs.size(); ++i) s += (i ? ", " : "") + PrintExpr(*c.exprs[i]);
         break;
-      case BudgetClause::kAmount: s += PrintExpr(*c.exprs[0]) + " usd per " + c.word; break;
-      case BudgetClause::kPrices: s += "prices " + PrintExpr(*c.exprs[0]); break;
-      case BudgetClause::kWarn: s += "warn at " + std::to_string(c.percent) + "%"; break;
-      case BudgetClause::kWhen: s += "when " + PrintExpr(*c.exprs[0]); break;
+      case BudgetClause::kAmount:
+        s += PrintExpr(*c.exprs[0]) + " usd per " + c.word;
+        break;
+      case BudgetClause::kPrices:
+        s += "prices " + PrintExpr(*c.exprs[0]);
+        break;
+      case BudgetClause::kWarn:
+        s += "warn at " + std::to_string(c.percent) + "%";
+        break;
+      case BudgetClause::kWhen:
+        s += "when " + PrintExpr(*c.exprs[0]);
+        break;
     }
   }
   return s;
@@ -437,7 +453,8 @@ std::unique_ptr<Program> Gen::Run(PolicyAst& ast, uint64_t* cost) {
   p.on_error_deny = scope_.on_error_deny;
   p.slots = scope_.slots;
   for (size_t i = 0; i < p.slots.size(); ++i)
-    if (scope_.slot_defaults[i].kind != Kind::kMissing) p.slots[i].default_const = static_cast<int32_t>(Intern(scope_.slot_defaults[i]));
+    if (scope_.slot_defaults[i].kind != Kind::kMissing)
+      p.slots[i].default_const = static_cast<int32_t>(Intern(scope_.slot_defaults[i]));
   p.pattern_sets = scope_.pattern_sets;
 
   std::vector<Formula> formulas;
@@ -454,8 +471,11 @@ std::unique_ptr<Program> Gen::Run(PolicyAst& ast, uint64_t* cost) {
     source_.Position(d.range.begin, &line, &col);
     r.line = line;
     const EffectAst& ef = d.effect;
-    r.effect = ef.kind == EffectKind::kDeny ? Effect::kDeny : ef.kind == EffectKind::kAllow ? Effect::kAllow
-               : ef.kind == EffectKind::kRoute ? Effect::kRoute : ef.kind == EffectKind::kFlag ? Effect::kFlag : Effect::kRedact;
+    r.effect = ef.kind == EffectKind::kDeny    ? Effect::kDeny
+               : ef.kind == EffectKind::kAllow ? Effect::kAllow
+               : ef.kind == EffectKind::kRoute ? Effect::kRoute
+               : ef.kind == EffectKind::kFlag  ? Effect::kFlag
+                                               : Effect::kRedact;
     r.status = ef.has_status ? static_cast<uint16_t>(ef.status) : 0;
     r.code = ef.code;
     if (ef.message && (ef.kind == EffectKind::kDeny || ef.kind == EffectKind::kAllow || ef.kind == EffectKind::kFlag)) {

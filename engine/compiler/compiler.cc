@@ -49,9 +49,9 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
   r.source = std::make_unique<Source>(path, text);
   r.diagnostics.set_limit(limits.max_errors);
   if (text.size() > limits.max_source_bytes) {
-    r.diagnostics.Error("E0007", {0, 0},
-                        "source is " + std::to_string(text.size()) + " bytes; the limit is " +
-                            std::to_string(limits.max_source_bytes));
+    r.diagnostics.Error(
+        "E0007", {0, 0},
+        "source is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(limits.max_source_bytes));
     return r;
   }
   // ANTLR converts the text to code points and throws on invalid UTF-8;

@@ -40,8 +40,12 @@ class Source {
 class Diagnostics {
  public:
   void Add(Severity s, std::string code, SourceRange r, std::string message);
-  void Error(std::string code, SourceRange r, std::string message) { Add(Severity::kError, std::move(code), r, std::move(message)); }
-  void Warning(std::string code, SourceRange r, std::string message) { Add(Severity::kWarning, std::move(code), r, std::move(message)); }
+  void Error(std::string code, SourceRange r, std::string message) {
+    Add(Severity::kError, std::move(code), r, std::move(message));
+  }
+  void Warning(std::string code, SourceRange r, std::string message) {
+    Add(Severity::kWarning, std::move(code), r, std::move(message));
+  }
   bool has_errors() const { return errors_ > 0; }
   int errors() const { return errors_; }
   int warnings() const { return warnings_; }

@@ -14,8 +14,10 @@ constexpr size_t kWidth = 100;
 
 void Comments(const std::vector<std::string>& lines, const std::string& indent, std::string* out) {
   for (const std::string& c : lines) {
-    if (c.empty()) *out += "\n";
-    else *out += indent + c + "\n";
+    if (c.empty())
+      *out += "\n";
+    else
+      *out += indent + c + "\n";
   }
 }
 
@@ -66,10 +68,18 @@ std::string Condition(const Expr& e, const std::string& indent) {
 std::string Effect(const EffectAst& ef) {
   std::string s;
   switch (ef.kind) {
-    case EffectKind::kDeny: s = "deny"; break;
-    case EffectKind::kAllow: s = "allow"; break;
-    case EffectKind::kRoute: s = "route"; break;
-    case EffectKind::kFlag: s = "flag"; break;
+    case EffectKind::kDeny:
+      s = "deny";
+      break;
+    case EffectKind::kAllow:
+      s = "allow";
+      break;
+    case EffectKind::kRoute:
+      s = "route";
+      break;
+    case EffectKind::kFlag:
+      s = "flag";
+      break;
     case EffectKind::kRedact: {
       s = "redact ";
       for (size_t i = 0; i < ef.redact_sets.size(); ++i) s += (i ? ", " : "") + ef.redact_sets[i].first;
@@ -86,11 +96,26 @@ std::string Effect(const EffectAst& ef) {
 
 void FormatDecl(const Decl& d, std::string* out) {
   switch (d.kind) {
-    case DeclKind::kPackage: *out += "package " + d.name; EndLine(d.trailing, out); break;
-    case DeclKind::kVersion: *out += "version " + d.raw; EndLine(d.trailing, out); break;
-    case DeclKind::kDefault: *out += "default " + d.value; EndLine(d.trailing, out); break;
-    case DeclKind::kOnError: *out += "on_error " + d.value; EndLine(d.trailing, out); break;
-    case DeclKind::kImport: *out += "import " + d.name; EndLine(d.trailing, out); break;
+    case DeclKind::kPackage:
+      *out += "package " + d.name;
+      EndLine(d.trailing, out);
+      break;
+    case DeclKind::kVersion:
+      *out += "version " + d.raw;
+      EndLine(d.trailing, out);
+      break;
+    case DeclKind::kDefault:
+      *out += "default " + d.value;
+      EndLine(d.trailing, out);
+      break;
+    case DeclKind::kOnError:
+      *out += "on_error " + d.value;
+      EndLine(d.trailing, out);
+      break;
+    case DeclKind::kImport:
+      *out += "import " + d.name;
+      EndLine(d.trailing, out);
+      break;
     case DeclKind::kSchema:
       *out += "schema " + d.name + " {";
       EndLine(d.trailing, out);
@@ -173,10 +198,18 @@ void FormatDecl(const Decl& d, std::string* out) {
             *out += "per ";
             for (size_t i = 0; i < c.exprs.size(); ++i) *out += (i ? ", " : "") + PrintExpr(*c.exprs[i]);
             break;
-          case BudgetClause::kAmount: *out += PrintExpr(*c.exprs[0]) + " usd per " + c.word; break;
-          case BudgetClause::kPrices: *out += "prices " + PrintExpr(*c.exprs[0]); break;
-          case BudgetClause::kWarn: *out += "warn at " + std::to_string(c.percent) + "%"; break;
-          case BudgetClause::kWhen: *out += "when " + PrintExpr(*c.exprs[0]); break;
+          case BudgetClause::kAmount:
+            *out += PrintExpr(*c.exprs[0]) + " usd per " + c.word;
+            break;
+          case BudgetClause::kPrices:
+            *out += "prices " + PrintExpr(*c.exprs[0]);
+            break;
+          case BudgetClause::kWarn:
+            *out += "warn at " + std::to_string(c.percent) + "%";
+            break;
+          case BudgetClause::kWhen:
+            *out += "when " + PrintExpr(*c.exprs[0]);
+            break;
         }
         *out += "\n";
       }

@@ -51,7 +51,8 @@ class ErrorCollector : public antlr4::BaseErrorListener {
   static std::string Friendly(const std::string& msg) {
     std::string m = msg;
     auto replace_all = [](std::string* s, const std::string& from, const std::string& to) {
-      for (size_t p = s->find(from); p != std::string::npos; p = s->find(from, p + to.size())) s->replace(p, from.size(), to);
+      for (size_t p = s->find(from); p != std::string::npos; p = s->find(from, p + to.size()))
+        s->replace(p, from.size(), to);
     };
     // Token names appear only in ANTLR's own words, never inside quoted input.
     auto words = [&](std::string s) {
@@ -102,13 +103,27 @@ bool UnescapeString(const std::string& raw, std::string* out, std::string* why) 
     }
     char n = raw[++i];
     switch (n) {
-      case 'n': *out += '\n'; break;
-      case 't': *out += '\t'; break;
-      case 'r': *out += '\r'; break;
-      case '"': *out += '"'; break;
-      case '\\': *out += '\\'; break;
-      case '$': *out += '$'; break;
-      case '/': *out += '/'; break;
+      case 'n':
+        *out += '\n';
+        break;
+      case 't':
+        *out += '\t';
+        break;
+      case 'r':
+        *out += '\r';
+        break;
+      case '"':
+        *out += '"';
+        break;
+      case '\\':
+        *out += '\\';
+        break;
+      case '$':
+        *out += '$';
+        break;
+      case '/':
+        *out += '/';
+        break;
       case 'u': {
         if (i + 4 >= raw.size() - 0) {
           *why = "\\u needs four hex digits";
@@ -211,13 +226,20 @@ class Builder {
     std::vector<P::ExprContext*> kids;
     bool negated = false;
     std::string opname;
-    if (auto* c = dynamic_cast<P::MulExprContext*>(ctx)) op = c->op, kids = c->expr();
-    else if (auto* c = dynamic_cast<P::AddExprContext*>(ctx)) op = c->op, kids = c->expr();
-    else if (auto* c = dynamic_cast<P::RelExprContext*>(ctx)) op = c->op, kids = c->expr();
-    else if (auto* c = dynamic_cast<P::EqExprContext*>(ctx)) op = c->op, kids = c->expr();
-    else if (auto* c = dynamic_cast<P::MemberOpExprContext*>(ctx)) op = c->op, kids = c->expr(), negated = c->NOT() != nullptr;
-    else if (auto* c = dynamic_cast<P::AndExprContext*>(ctx)) opname = "and", kids = c->expr();
-    else if (auto* c = dynamic_cast<P::OrExprContext*>(ctx)) opname = "or", kids = c->expr();
+    if (auto* c = dynamic_cast<P::MulExprContext*>(ctx))
+      op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::AddExprContext*>(ctx))
+      op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::RelExprContext*>(ctx))
+      op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::EqExprContext*>(ctx))
+      op = c->op, kids = c->expr();
+    else if (auto* c = dynamic_cast<P::MemberOpExprContext*>(ctx))
+      op = c->op, kids = c->expr(), negated = c->NOT() != nullptr;
+    else if (auto* c = dynamic_cast<P::AndExprContext*>(ctx))
+      opname = "and", kids = c->expr();
+    else if (auto* c = dynamic_cast<P::OrExprContext*>(ctx))
+      opname = "or", kids = c->expr();
     if (kids.size() == 2) {
       auto e = MakeExpr(ExprKind::kBinary, ctx);
       e->op = op ? op->getText() : opname;
@@ -567,15 +589,16 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, uint32_t base, 
     }
     if (text == "not" || text == "-") {
       if (++prefix_run > max_nesting) {
-        diags->Error("E0006", TokRange(t, base), "more than " + std::to_string(max_nesting) + " prefix operators in a row");
+        diags->Error("E0006", TokRange(t, base),
+                     "more than " + std::to_string(max_nesting) + " prefix operators in a row");
         return false;
       }
     } else {
       prefix_run = 0;
     }
     // Binary operator chains build deep trees; bound them per declaration.
-    static const char* const kDeclStarts[] = {"package", "version", "default", "on_error", "import", "schema",
-                                              "const", "pattern", "patterns", "rule", "limit", "budget"};
+    static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
+                                              "const",   "pattern", "patterns", "rule",     "limit",  "budget"};
     bool starts = false;
     for (const char* k : kDeclStarts) starts |= text == k && depth == 0;
     if (starts) ops = 0;
@@ -687,7 +710,8 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
       // The rest of the block: trailing on the current line, else inner.
       take(stop, cursor_line, cursor_trailing, &d.inner_comments, line_of(stop));
       while (!d.inner_comments.empty() && d.inner_comments.back().empty()) d.inner_comments.pop_back();
-      while (!d.inner_comments.empty() && d.inner_comments.front().empty()) d.inner_comments.erase(d.inner_comments.begin());
+      while (!d.inner_comments.empty() && d.inner_comments.front().empty())
+        d.inner_comments.erase(d.inner_comments.begin());
       out->decls.push_back(std::move(d));
       prev = &out->decls.back();
       prev_stop_line = line_of(stop);
@@ -725,7 +749,8 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     parser.addErrorListener(&errors);
     P::PolicyContext* tree = parser.policy();
     if (errors.count() > 0 || tree->decl().size() != 1) {
-      if (errors.count() == 0) diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
+      if (errors.count() == 0)
+        diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
       return nullptr;
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
@@ -742,12 +767,23 @@ std::string QuoteString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"";

@@ -45,18 +45,30 @@ int Type::FieldIndex(const std::string& f) const {
 std::string TypeName(const TypePtr& t) {
   if (!t) return "?";
   switch (t->k) {
-    case Type::kError: return "<error>";
-    case Type::kAny: return "any";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "int";
-    case Type::kFloat: return "float";
-    case Type::kString: return "string";
-    case Type::kDuration: return "duration";
-    case Type::kList: return "list<" + TypeName(t->elem) + ">";
-    case Type::kSet: return "set<" + TypeName(t->elem) + ">";
-    case Type::kMap: return "map<string, " + TypeName(t->elem) + ">";
-    case Type::kPattern: return "pattern set";
-    case Type::kRegex: return "regex";
+    case Type::kError:
+      return "<error>";
+    case Type::kAny:
+      return "any";
+    case Type::kBool:
+      return "bool";
+    case Type::kInt:
+      return "int";
+    case Type::kFloat:
+      return "float";
+    case Type::kString:
+      return "string";
+    case Type::kDuration:
+      return "duration";
+    case Type::kList:
+      return "list<" + TypeName(t->elem) + ">";
+    case Type::kSet:
+      return "set<" + TypeName(t->elem) + ">";
+    case Type::kMap:
+      return "map<string, " + TypeName(t->elem) + ">";
+    case Type::kPattern:
+      return "pattern set";
+    case Type::kRegex:
+      return "regex";
     case Type::kRecord: {
       if (!t->name.empty()) return t->name;
       std::string s = "{";
@@ -115,20 +127,29 @@ TypePtr Unify(const TypePtr& a, const TypePtr& b) {
 std::string ConstVal::Key() const {
   char buf[64];
   switch (kind) {
-    case Kind::kBool: return b ? "b1" : "b0";
-    case Kind::kInt: return "i" + std::to_string(i);
-    case Kind::kDuration: return "d" + std::to_string(i);
-    case Kind::kFloat: snprintf(buf, sizeof buf, "f%.17g", f); return buf;
-    case Kind::kString: return "s" + std::to_string(s.size()) + ":" + s;
+    case Kind::kBool:
+      return b ? "b1" : "b0";
+    case Kind::kInt:
+      return "i" + std::to_string(i);
+    case Kind::kDuration:
+      return "d" + std::to_string(i);
+    case Kind::kFloat:
+      snprintf(buf, sizeof buf, "f%.17g", f);
+      return buf;
+    case Kind::kString:
+      return "s" + std::to_string(s.size()) + ":" + s;
     case Kind::kList:
     case Kind::kMap:
     case Kind::kRecord: {
-      std::string k = std::string(kind == Kind::kList ? (is_set ? "S" : "L") : kind == Kind::kMap ? "M" : "R") +
+      std::string k = std::string(kind == Kind::kList  ? (is_set ? "S" : "L")
+                                  : kind == Kind::kMap ? "M"
+                                                       : "R") +
                       std::to_string(items.size()) + "(";
       for (const ConstVal& c : items) k += c.Key() + ",";
       return k + ")";
     }
-    default: return "?";
+    default:
+      return "?";
   }
 }
 

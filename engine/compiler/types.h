@@ -14,8 +14,22 @@
 namespace gavel {
 
 struct Type {
-  enum K { kError, kAny, kBool, kInt, kFloat, kString, kDuration, kList, kSet, kMap, kRecord, kPattern, kRegex } k = kError;
-  TypePtr elem;  // list/set element, map value
+  enum K {
+    kError,
+    kAny,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kDuration,
+    kList,
+    kSet,
+    kMap,
+    kRecord,
+    kPattern,
+    kRegex
+  } k = kError;
+  TypePtr elem;                                         // list/set element, map value
   std::vector<std::pair<std::string, TypePtr>> fields;  // record fields, in runtime order
   std::string name;                                     // record name, for messages
 
@@ -45,11 +59,36 @@ struct ConstVal {
   std::vector<ConstVal> items;  // list/set items; map: key, value, ...; record fields in type order
   bool is_set = false;
 
-  static ConstVal Bool(bool v) { ConstVal c; c.kind = Kind::kBool; c.b = v; return c; }
-  static ConstVal Int(int64_t v) { ConstVal c; c.kind = Kind::kInt; c.i = v; return c; }
-  static ConstVal Float(double v) { ConstVal c; c.kind = Kind::kFloat; c.f = v; return c; }
-  static ConstVal Str(std::string v) { ConstVal c; c.kind = Kind::kString; c.s = std::move(v); return c; }
-  static ConstVal Duration(int64_t ms) { ConstVal c; c.kind = Kind::kDuration; c.i = ms; return c; }
+  static ConstVal Bool(bool v) {
+    ConstVal c;
+    c.kind = Kind::kBool;
+    c.b = v;
+    return c;
+  }
+  static ConstVal Int(int64_t v) {
+    ConstVal c;
+    c.kind = Kind::kInt;
+    c.i = v;
+    return c;
+  }
+  static ConstVal Float(double v) {
+    ConstVal c;
+    c.kind = Kind::kFloat;
+    c.f = v;
+    return c;
+  }
+  static ConstVal Str(std::string v) {
+    ConstVal c;
+    c.kind = Kind::kString;
+    c.s = std::move(v);
+    return c;
+  }
+  static ConstVal Duration(int64_t ms) {
+    ConstVal c;
+    c.kind = Kind::kDuration;
+    c.i = ms;
+    return c;
+  }
   // A canonical text, used to deduplicate constants in the pool.
   std::string Key() const;
 };

@@ -39,11 +39,31 @@ class Reader {
   size_t offset() const { return pos_ + kBundleHeaderSize; }
   size_t left() const { return n_ - pos_; }
 
-  uint8_t U8() { uint8_t v = 0; Raw(&v, 1); return v; }
-  uint16_t U16() { uint16_t v = 0; Raw(&v, 2); return v; }
-  uint32_t U32() { uint32_t v = 0; Raw(&v, 4); return v; }
-  int32_t I32() { int32_t v = 0; Raw(&v, 4); return v; }
-  uint64_t U64() { uint64_t v = 0; Raw(&v, 8); return v; }
+  uint8_t U8() {
+    uint8_t v = 0;
+    Raw(&v, 1);
+    return v;
+  }
+  uint16_t U16() {
+    uint16_t v = 0;
+    Raw(&v, 2);
+    return v;
+  }
+  uint32_t U32() {
+    uint32_t v = 0;
+    Raw(&v, 4);
+    return v;
+  }
+  int32_t I32() {
+    int32_t v = 0;
+    Raw(&v, 4);
+    return v;
+  }
+  uint64_t U64() {
+    uint64_t v = 0;
+    Raw(&v, 8);
+    return v;
+  }
   std::string Str(const char* what) {
     uint32_t n = U32();
     if (!ok()) return {};

@@ -32,9 +32,10 @@ struct Path {
   int64_t index = -1;
   std::string_view tail;
   std::string_view key;
-  Path(const char* b) : base(b) {}  // NOLINT: implicit by design
+  Path(const char* b) : base(b) {}         // NOLINT: implicit by design
   Path(const std::string& b) : base(b) {}  // NOLINT
-  Path(std::string_view b, int64_t i, std::string_view t = "", std::string_view k = "") : base(b), index(i), tail(t), key(k) {}
+  Path(std::string_view b, int64_t i, std::string_view t = "", std::string_view k = "")
+      : base(b), index(i), tail(t), key(k) {}
   std::string str() const {
     std::string s(base);
     if (index >= 0) s += "[" + std::to_string(index) + "]";
@@ -97,7 +98,8 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out
       ++texts;
       continue;
     }
-    if (d[e].type != Type::Object) return Fail(c, path.str() + "[" + std::to_string(k) + "]", "expected an object, " + Got(d[e]));
+    if (d[e].type != Type::Object)
+      return Fail(c, path.str() + "[" + std::to_string(k) + "]", "expected an object, " + Got(d[e]));
     uint32_t t = d.find(e, "text");
     if (t == kNone) continue;
     if (d[t].type != Type::String)
@@ -108,9 +110,15 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out
   if (texts == 1) {  // common case: one text part, no copy
     e = v + 1;
     for (uint32_t k = 0; k < n.count; ++k, e = d[e].next) {
-      if (d[e].type == Type::String) { *out = Str(d[e]); return true; }
+      if (d[e].type == Type::String) {
+        *out = Str(d[e]);
+        return true;
+      }
       uint32_t t = d.find(e, "text");
-      if (t != kNone) { *out = Str(d[t]); return true; }
+      if (t != kNone) {
+        *out = Str(d[t]);
+        return true;
+      }
     }
   }
   char* buf = c.arena->bytes.Alloc(total + 1);
@@ -149,7 +157,8 @@ struct MessageList {
 };
 
 bool PushMessage(Ctx& c, MessageList* ml, Value role, Value content, Value name) {
-  if (ml->n == ml->cap) return Fail(c, "request.messages", "more than " + std::to_string(c.limits.max_messages) + " messages");
+  if (ml->n == ml->cap)
+    return Fail(c, "request.messages", "more than " + std::to_string(c.limits.max_messages) + " messages");
   ml->items[ml->n++] = Value::Aggregate(Kind::kRecord, NewMessage(c, role, content, name), kMessageFieldCount);
   return true;
 }
@@ -164,7 +173,8 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
     // Responses-API items without a role: function results and other typed items.
     if (r == kNone) {
       uint32_t ty = d.find(e, "type");
-      if (ty != kNone && d[ty].type == Type::String && std::string_view(d[ty].str, d[ty].len) == "function_call_output") {
+      if (ty != kNone && d[ty].type == Type::String &&
+          std::string_view(d[ty].str, d[ty].len) == "function_call_output") {
         Value out = Value::String("", 0);
         uint32_t o = d.find(e, "output");
         if (o != kNone && !Content(c, d, o, Path(field, k, ".output"), &out)) return false;
@@ -219,7 +229,8 @@ bool Tools(Ctx& c, const Document& d, uint32_t arr, const char* field, Value* ou
     Value name;
     uint32_t fn = d.find(e, "function");
     if (fn != kNone) {
-      if (d[fn].type != Type::Object) return Fail(c, Indexed(field, k, ".function"), "expected an object, " + Got(d[fn]));
+      if (d[fn].type != Type::Object)
+        return Fail(c, Indexed(field, k, ".function"), "expected an object, " + Got(d[fn]));
       if (!OptString(c, d, fn, "name", Path(field, k, ".function.name"), &name)) return false;
     } else if (!OptString(c, d, e, "name", Path(field, k, ".name"), &name)) {
       return false;
@@ -238,7 +249,9 @@ bool Tools(Ctx& c, const Document& d, uint32_t arr, const char* field, Value* ou
 bool IntField(Ctx& c, const Document& d, uint32_t obj, const char* key, const char* field, Value* out) {
   uint32_t v = d.find(obj, key);
   if (v == kNone || d[v].type == Type::Null) return true;
-  if (d[v].type != Type::Number || !d[v].is_int) return Fail(c, field, "expected an integer, " + (d[v].type == Type::Number ? std::string("got a fraction") : Got(d[v])));
+  if (d[v].type != Type::Number || !d[v].is_int)
+    return Fail(c, field,
+                "expected an integer, " + (d[v].type == Type::Number ? std::string("got a fraction") : Got(d[v])));
   if (d[v].i < 0) return Fail(c, field, "must not be negative");
   *out = Value::Int(d[v].i);
   return true;
@@ -282,8 +295,9 @@ bool CheckDuplicateKeys(Ctx& c, const Document& d, const char* root, std::vector
     std::sort(keys->begin(), keys->end());
     for (size_t k = 1; k < keys->size(); ++k)
       if ((*keys)[k] == (*keys)[k - 1])
-        return Fail(c, root, "duplicate key \"" + std::string((*keys)[k].substr(0, 64)) + "\" in the object at byte " +
-                                 std::to_string(d[i].offset));
+        return Fail(c, root,
+                    "duplicate key \"" + std::string((*keys)[k].substr(0, 64)) + "\" in the object at byte " +
+                        std::to_string(d[i].offset));
   }
   return true;
 }
@@ -352,7 +366,8 @@ bool DecodeRequest(Ctx& c, const Document& d, std::string_view endpoint, int64_t
   slots[kSlotRequestStream] = Value::Bool(false);
   uint32_t st = d.find(root, "stream");
   if (st != kNone && d[st].type != Type::Null) {
-    if (d[st].type != Type::True && d[st].type != Type::False) return Fail(c, "request.stream", "expected a boolean, " + Got(d[st]));
+    if (d[st].type != Type::True && d[st].type != Type::False)
+      return Fail(c, "request.stream", "expected a boolean, " + Got(d[st]));
     slots[kSlotRequestStream] = Value::Bool(d[st].type == Type::True);
   }
   uint32_t te = d.find(root, "temperature");
@@ -366,7 +381,8 @@ bool DecodeRequest(Ctx& c, const Document& d, std::string_view endpoint, int64_t
   if (md != kNone && d[md].type != Type::Null) {
     if (d[md].type != Type::Object) return Fail(c, "request.metadata", "expected an object, " + Got(d[md]));
     const uint32_t n = d[md].count;
-    if (n > c.limits.max_list) return Fail(c, "request.metadata", "more than " + std::to_string(c.limits.max_list) + " entries");
+    if (n > c.limits.max_list)
+      return Fail(c, "request.metadata", "more than " + std::to_string(c.limits.max_list) + " entries");
     Value* items = c.arena->values.Alloc(2 * n + 1);
     uint32_t m = md + 1;
     for (uint32_t k = 0; k < n; ++k, m = d[m + 1].next) {
@@ -458,9 +474,14 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
     f[kUsageInputTokens] = Value();
     f[kUsageOutputTokens] = Value();
     if (!IntField(c, d, us, "prompt_tokens", "response.usage.prompt_tokens", &f[kUsageInputTokens])) return false;
-    if (f[kUsageInputTokens].missing() && !IntField(c, d, us, "input_tokens", "response.usage.input_tokens", &f[kUsageInputTokens])) return false;
-    if (!IntField(c, d, us, "completion_tokens", "response.usage.completion_tokens", &f[kUsageOutputTokens])) return false;
-    if (f[kUsageOutputTokens].missing() && !IntField(c, d, us, "output_tokens", "response.usage.output_tokens", &f[kUsageOutputTokens])) return false;
+    if (f[kUsageInputTokens].missing() &&
+        !IntField(c, d, us, "input_tokens", "response.usage.input_tokens", &f[kUsageInputTokens]))
+      return false;
+    if (!IntField(c, d, us, "completion_tokens", "response.usage.completion_tokens", &f[kUsageOutputTokens]))
+      return false;
+    if (f[kUsageOutputTokens].missing() &&
+        !IntField(c, d, us, "output_tokens", "response.usage.output_tokens", &f[kUsageOutputTokens]))
+      return false;
     slots[kSlotResponseUsage] = Value::Aggregate(Kind::kRecord, f, kUsageFieldCount);
   }
   return true;
@@ -500,7 +521,12 @@ bool ParseDurationText(std::string_view s, int64_t* ms) {
   }
   if (i == 0) return false;
   std::string_view unit = s.substr(i);
-  int64_t mul = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : unit == "h" ? 3600000 : unit == "d" ? 86400000 : 0;
+  int64_t mul = unit == "ms"  ? 1
+                : unit == "s" ? 1000
+                : unit == "m" ? 60000
+                : unit == "h" ? 3600000
+                : unit == "d" ? 86400000
+                              : 0;
   if (mul == 0 || n > INT64_MAX / mul) return false;
   *ms = n * mul;
   return true;
@@ -509,10 +535,14 @@ bool ParseDurationText(std::string_view s, int64_t* ms) {
 bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::string& field, Value* out) {
   const Node& n = d[v];
   switch (type) {
-    case SlotType::kBool: return Scalar(c, d, v, Kind::kBool, field, out);
-    case SlotType::kInt: return Scalar(c, d, v, Kind::kInt, field, out);
-    case SlotType::kFloat: return Scalar(c, d, v, Kind::kFloat, field, out);
-    case SlotType::kString: return Scalar(c, d, v, Kind::kString, field, out);
+    case SlotType::kBool:
+      return Scalar(c, d, v, Kind::kBool, field, out);
+    case SlotType::kInt:
+      return Scalar(c, d, v, Kind::kInt, field, out);
+    case SlotType::kFloat:
+      return Scalar(c, d, v, Kind::kFloat, field, out);
+    case SlotType::kString:
+      return Scalar(c, d, v, Kind::kString, field, out);
     case SlotType::kDuration: {
       int64_t ms;
       if (n.type == Type::Number && n.is_int) {
@@ -530,9 +560,10 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
     case SlotType::kSetString:
     case SlotType::kSetInt: {
       if (n.type != Type::Array) return Fail(c, field, "expected an array, " + Got(n));
-      if (n.count > c.limits.max_list) return Fail(c, field, "more than " + std::to_string(c.limits.max_list) + " items");
+      if (n.count > c.limits.max_list)
+        return Fail(c, field, "more than " + std::to_string(c.limits.max_list) + " items");
       const Kind k = (type == SlotType::kListString || type == SlotType::kSetString) ? Kind::kString
-                     : (type == SlotType::kListFloat)                               ? Kind::kFloat
+                     : (type == SlotType::kListFloat)                                ? Kind::kFloat
                                                                                      : Kind::kInt;
       Value* items = c.arena->values.Alloc(n.count + 1);
       uint32_t e = v + 1;
@@ -558,16 +589,18 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
     case SlotType::kMapFloat:
     case SlotType::kMapBool: {
       if (n.type != Type::Object) return Fail(c, field, "expected an object, " + Got(n));
-      if (n.count > c.limits.max_list) return Fail(c, field, "more than " + std::to_string(c.limits.max_list) + " entries");
-      const Kind k = type == SlotType::kMapString ? Kind::kString
-                     : type == SlotType::kMapInt  ? Kind::kInt
+      if (n.count > c.limits.max_list)
+        return Fail(c, field, "more than " + std::to_string(c.limits.max_list) + " entries");
+      const Kind k = type == SlotType::kMapString  ? Kind::kString
+                     : type == SlotType::kMapInt   ? Kind::kInt
                      : type == SlotType::kMapFloat ? Kind::kFloat
                                                    : Kind::kBool;
       Value* items = c.arena->values.Alloc(2 * n.count + 1);
       uint32_t m = v + 1;
       for (uint32_t i = 0; i < n.count; ++i, m = d[m + 1].next) {
         items[2 * i] = Str(d[m]);
-        if (!Scalar(c, d, m + 1, k, Path(field, -1, "", std::string_view(d[m].str, d[m].len)), &items[2 * i + 1])) return false;
+        if (!Scalar(c, d, m + 1, k, Path(field, -1, "", std::string_view(d[m].str, d[m].len)), &items[2 * i + 1]))
+          return false;
       }
       *out = Value::Aggregate(Kind::kMap, items, n.count);
       return true;
@@ -640,7 +673,8 @@ bool ParseRfc3339(std::string_view s, int64_t* out) {
     ++i;
   } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
     int oh, om;
-    if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om) || oh > 23 || om > 59) return false;
+    if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om) || oh > 23 || om > 59)
+      return false;
     offset = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
     i += 6;
   } else {

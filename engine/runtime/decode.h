@@ -36,8 +36,8 @@ struct DecodeInput {
   std::string_view principal;  // JSON object; empty = {}
   std::string_view context;
   std::string_view env;
-  std::string_view endpoint;   // "chat", "completions", "responses", "embeddings"; empty = infer
-  int64_t input_tokens = -1;   // exact count from the host; -1 = estimate
+  std::string_view endpoint;                   // "chat", "completions", "responses", "embeddings"; empty = infer
+  int64_t input_tokens = -1;                   // exact count from the host; -1 = estimate
   const AttributeValue* attributes = nullptr;  // slots already checked by the caller
   size_t attribute_count = 0;
 };

@@ -33,11 +33,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           *out += "\\u00";
@@ -127,8 +137,10 @@ void Worker::Evaluate(const Program& p, Phase phase) {
         }
       }
       if (is_false) continue;
-      if (has_err) any_unknown = true;
-      else any_true = true;
+      if (has_err)
+        any_unknown = true;
+      else
+        any_true = true;
     }
     RuleOutcome out = any_true ? RuleOutcome::kTrue : (any_unknown ? RuleOutcome::kError : RuleOutcome::kFalse);
     d_.outcomes[r] = out;

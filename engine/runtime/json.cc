@@ -49,9 +49,7 @@ constexpr uint64_t kHighBits = 0x8080808080808080ull;
 inline uint64_t SpecialBytes(uint64_t w) {
   const uint64_t quote = w ^ (kOnes * '"');
   const uint64_t backslash = w ^ (kOnes * '\\');
-  const uint64_t t = ((quote - kOnes) & ~quote) |
-                     ((backslash - kOnes) & ~backslash) |
-                     ((w - kOnes * 0x20) & ~w) | w;
+  const uint64_t t = ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((w - kOnes * 0x20) & ~w) | w;
   return t & kHighBits;
 }
 
@@ -71,8 +69,7 @@ inline bool IsPlain(char c) { return kPlain.v[static_cast<unsigned char>(c)]; }
 // SpecialBytes mask. On little-endian targets the lowest mark is the first
 // byte; elsewhere fall back to scanning.
 inline size_t FirstSpecial(const char* p, uint64_t mask) {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   (void)p;
   return static_cast<size_t>(__builtin_ctzll(mask)) >> 3;
 #else
@@ -160,9 +157,8 @@ inline char* EncodeUtf8(uint32_t cp, char* out) {
 }
 
 // Powers of ten exactly representable as doubles (Clinger's fast path).
-constexpr double kExactPow10[] = {
-    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+constexpr double kExactPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 constexpr uint64_t kTwoPow53 = uint64_t{1} << 53;
 constexpr uint64_t kTwoPow63 = uint64_t{1} << 63;
@@ -173,20 +169,14 @@ namespace internal {
 
 class Parser {
  public:
-  Parser(Document& doc, std::string_view input, const Limits& limits,
-         Error* err)
-      : doc_(doc),
-        begin_(input.data()),
-        end_(input.data() + input.size()),
-        limits_(limits),
-        err_(err) {}
+  Parser(Document& doc, std::string_view input, const Limits& limits, Error* err)
+      : doc_(doc), begin_(input.data()), end_(input.data() + input.size()), limits_(limits), err_(err) {}
 
   bool Run();
 
  private:
   bool Fail(const char* at, const char* message);
-  bool FailLimit(const char* at, const char* prefix, uint64_t n,
-                 const char* suffix);
+  bool FailLimit(const char* at, const char* prefix, uint64_t n, const char* suffix);
   // Appends a zeroed node for the value starting at `at`; npos if the node
   // limit is hit (the error is already recorded).
   uint32_t AddNode(Type type, const char* at);
@@ -194,12 +184,10 @@ class Parser {
   bool ParseString(const char*& cur, uint32_t idx);
   // Continues a string whose raw bytes [content, s) are already validated and
   // which needs unescaping from s (a backslash) on.
-  bool ParseEscapedString(const char*& cur, const char* content, const char* s,
-                          uint32_t idx);
+  bool ParseEscapedString(const char*& cur, const char* content, const char* s, uint32_t idx);
   // cur points at '-' or a digit.
   bool ParseNumber(const char*& cur, uint32_t idx);
-  bool SlowDouble(const char* start, const char* stop, int64_t sci_exp,
-                  bool neg, double* out);
+  bool SlowDouble(const char* start, const char* stop, int64_t sci_exp, bool neg, double* out);
   // cur points at the (whitespace-skipped) key of an object member; parses
   // key, ':' and the whitespace before the value.
   bool ParseMemberKey(const char*& cur, uint32_t object_idx);
@@ -222,8 +210,7 @@ bool Parser::Fail(const char* at, const char* message) {
   return false;
 }
 
-bool Parser::FailLimit(const char* at, const char* prefix, uint64_t n,
-                       const char* suffix) {
+bool Parser::FailLimit(const char* at, const char* prefix, uint64_t n, const char* suffix) {
   if (err_ != nullptr) {
     err_->offset = static_cast<size_t>(at - begin_);
     err_->message = prefix;
@@ -288,8 +275,7 @@ bool Parser::ParseString(const char*& cur, uint32_t idx) {
   }
 }
 
-bool Parser::ParseEscapedString(const char*& cur, const char* content,
-                                const char* s, uint32_t idx) {
+bool Parser::ParseEscapedString(const char*& cur, const char* content, const char* s, uint32_t idx) {
   char* const out_begin = out_;
   char* out = out_;
   // Never overflows: doc_.buf_ holds at least the input size and every
@@ -362,8 +348,7 @@ bool Parser::ParseEscapedString(const char*& cur, const char* content,
             if (lo < 0xdc00 || lo > 0xdfff) {
               return Fail(s, "unpaired surrogate in \\u escape");
             }
-            cp = 0x10000 + ((cp - 0xd800) << 10) +
-                 (static_cast<uint32_t>(lo) - 0xdc00);
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (static_cast<uint32_t>(lo) - 0xdc00);
             s += 6;
           }
           out = EncodeUtf8(cp, out);
@@ -516,8 +501,7 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
 
 // Correctly rounded conversion of a validated JSON number. Underflow yields a
 // (signed) zero or subnormal; overflow fails.
-bool Parser::SlowDouble(const char* start, const char* stop, int64_t sci_exp,
-                        bool neg, double* out) {
+bool Parser::SlowDouble(const char* start, const char* stop, int64_t sci_exp, bool neg, double* out) {
 #if defined(__cpp_lib_to_chars)
   // Locale-independent and correctly rounded.
   double v = 0;
@@ -591,12 +575,10 @@ bool Parser::Run() {
       case '[':
       case '{': {
         const bool is_array = c == '[';
-        const uint32_t idx =
-            AddNode(is_array ? Type::Array : Type::Object, cur);
+        const uint32_t idx = AddNode(is_array ? Type::Array : Type::Object, cur);
         if (idx == Document::npos) return false;
         if (stack.size() >= limits_.max_depth) {
-          return FailLimit(cur, "nesting deeper than ", limits_.max_depth,
-                           " levels");
+          return FailLimit(cur, "nesting deeper than ", limits_.max_depth, " levels");
         }
         stack.push_back(idx);
         cur = SkipWs(cur + 1, end_);
@@ -624,14 +606,10 @@ bool Parser::Run() {
       case 'n': {
         const char* word = c == 't' ? "true" : c == 'f' ? "false" : "null";
         const size_t len = c == 'f' ? 5 : 4;
-        if (static_cast<size_t>(end_ - cur) < len ||
-            std::memcmp(cur, word, len) != 0) {
+        if (static_cast<size_t>(end_ - cur) < len || std::memcmp(cur, word, len) != 0) {
           return Fail(cur, "invalid literal");
         }
-        const uint32_t idx = AddNode(c == 't'   ? Type::True
-                                     : c == 'f' ? Type::False
-                                                : Type::Null,
-                                     cur);
+        const uint32_t idx = AddNode(c == 't' ? Type::True : c == 'f' ? Type::False : Type::Null, cur);
         if (idx == Document::npos) return false;
         cur += len;
         break;
@@ -690,8 +668,8 @@ bool Parser::Run() {
         ++cur;
         continue;
       }
-      return Fail(cur, is_array ? "expected ',' or ']' after array element"
-                                : "expected ',' or '}' after object member");
+      return Fail(cur,
+                  is_array ? "expected ',' or ']' after array element" : "expected ',' or '}' after object member");
     }
   }
 }
@@ -709,8 +687,7 @@ uint32_t Document::find(uint32_t object_index, std::string_view key) const {
   uint32_t m = object_index + 1;
   for (uint32_t k = 0; k < object.count; ++k) {
     const Node& name = nodes_[m];
-    if (name.len == key.size() &&
-        (key.empty() || std::memcmp(name.str, key.data(), key.size()) == 0)) {
+    if (name.len == key.size() && (key.empty() || std::memcmp(name.str, key.data(), key.size()) == 0)) {
       return m + 1;
     }
     m = nodes_[m + 1].next;

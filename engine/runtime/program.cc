@@ -14,49 +14,80 @@ namespace gavel {
 
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kMissing: return "absent";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "string";
-    case Kind::kDuration: return "duration";
-    case Kind::kList: return "list";
-    case Kind::kMap: return "map";
-    case Kind::kRecord: return "record";
-    case Kind::kIter: return "iterator";
-    case Kind::kError: return "error";
+    case Kind::kMissing:
+      return "absent";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float";
+    case Kind::kString:
+      return "string";
+    case Kind::kDuration:
+      return "duration";
+    case Kind::kList:
+      return "list";
+    case Kind::kMap:
+      return "map";
+    case Kind::kRecord:
+      return "record";
+    case Kind::kIter:
+      return "iterator";
+    case Kind::kError:
+      return "error";
   }
   return "?";
 }
 
 const char* EffectName(Effect e) {
   switch (e) {
-    case Effect::kAllow: return "allow";
-    case Effect::kDeny: return "deny";
-    case Effect::kRoute: return "route";
-    case Effect::kFlag: return "flag";
-    case Effect::kRedact: return "redact";
+    case Effect::kAllow:
+      return "allow";
+    case Effect::kDeny:
+      return "deny";
+    case Effect::kRoute:
+      return "route";
+    case Effect::kFlag:
+      return "flag";
+    case Effect::kRedact:
+      return "redact";
   }
   return "?";
 }
 
 const char* SlotTypeName(SlotType t) {
   switch (t) {
-    case SlotType::kBool: return "bool";
-    case SlotType::kInt: return "int";
-    case SlotType::kFloat: return "float";
-    case SlotType::kString: return "string";
-    case SlotType::kDuration: return "duration";
-    case SlotType::kListString: return "list<string>";
-    case SlotType::kListInt: return "list<int>";
-    case SlotType::kListFloat: return "list<float>";
-    case SlotType::kSetString: return "set<string>";
-    case SlotType::kSetInt: return "set<int>";
-    case SlotType::kMapString: return "map<string, string>";
-    case SlotType::kMapInt: return "map<string, int>";
-    case SlotType::kMapFloat: return "map<string, float>";
-    case SlotType::kMapBool: return "map<string, bool>";
-    case SlotType::kBuiltin: return "builtin";
+    case SlotType::kBool:
+      return "bool";
+    case SlotType::kInt:
+      return "int";
+    case SlotType::kFloat:
+      return "float";
+    case SlotType::kString:
+      return "string";
+    case SlotType::kDuration:
+      return "duration";
+    case SlotType::kListString:
+      return "list<string>";
+    case SlotType::kListInt:
+      return "list<int>";
+    case SlotType::kListFloat:
+      return "list<float>";
+    case SlotType::kSetString:
+      return "set<string>";
+    case SlotType::kSetInt:
+      return "set<int>";
+    case SlotType::kMapString:
+      return "map<string, string>";
+    case SlotType::kMapInt:
+      return "map<string, int>";
+    case SlotType::kMapFloat:
+      return "map<string, float>";
+    case SlotType::kMapBool:
+      return "map<string, bool>";
+    case SlotType::kBuiltin:
+      return "builtin";
   }
   return "?";
 }
@@ -130,8 +161,7 @@ std::string VerifyConsts(Program* p) {
     const ConstEntry& e = p->const_entries[i];
     if (e.kind == Kind::kMap) {
       for (uint32_t k = 0; k < e.len; ++k)
-        if (p->consts[e.payload + 2 * k].kind != Kind::kString)
-          return Fmt("constant %zu: map key is not a string", i);
+        if (p->consts[e.payload + 2 * k].kind != Kind::kString) return Fmt("constant %zu: map key is not a string", i);
     }
     if (e.sorted) {
       if (e.kind != Kind::kList) return Fmt("constant %zu: only lists can be sorted", i);
@@ -163,16 +193,26 @@ std::string VerifyChunk(const Program& p, size_t ci) {
       const uint32_t x = fields[k];
       bool ok = true;
       switch (f[k]) {
-        case '_': ok = x == 0; break;
-        case 'R': ok = x < c.nregs; break;
-        case 'S': ok = x < p.slots.size(); break;
-        case 'K': ok = x < p.consts.size(); break;
-        case 'P': ok = x < p.pattern_sets.size(); break;
-        case 'N': break;
+        case '_':
+          ok = x == 0;
+          break;
+        case 'R':
+          ok = x < c.nregs;
+          break;
+        case 'S':
+          ok = x < p.slots.size();
+          break;
+        case 'K':
+          ok = x < p.consts.size();
+          break;
+        case 'P':
+          ok = x < p.pattern_sets.size();
+          break;
+        case 'N':
+          break;
         case 'J':
           if (in.op == Op::kIterNext) {
-            ok = x >= 1 && x <= pc && p.code[c.begin + x - 1].op == Op::kIterBegin &&
-                 p.code[c.begin + x - 1].a == in.a;
+            ok = x >= 1 && x <= pc && p.code[c.begin + x - 1].op == Op::kIterBegin && p.code[c.begin + x - 1].a == in.a;
             for (uint32_t q = x; ok && q < pc; ++q)
               if (p.code[c.begin + q].op == Op::kIterBegin && p.code[c.begin + q].a == in.a) ok = false;
           } else {
@@ -218,8 +258,7 @@ std::string VerifyAndLink(Program* p) {
       return Fmt("slot %zu: name does not start with %s", i, prefix);
     for (size_t j = kBuiltinSlotCount; j < i; ++j)
       if (p->slots[j].name == s.name) return Fmt("slot %zu: duplicate name", i);
-    if (s.default_const < -1 || s.default_const >= int64_t(p->consts.size()))
-      return Fmt("slot %zu: bad default", i);
+    if (s.default_const < -1 || s.default_const >= int64_t(p->consts.size())) return Fmt("slot %zu: bad default", i);
   }
   p->max_regs = 1;
   for (size_t i = 0; i < p->chunks.size(); ++i) {
@@ -278,35 +317,60 @@ namespace {
 void RenderConst(const Program& p, const Value& v, std::string* out, int depth) {
   char buf[64];
   switch (v.kind) {
-    case Kind::kBool: *out += v.b ? "true" : "false"; return;
-    case Kind::kInt: snprintf(buf, sizeof buf, "%" PRId64, v.i); *out += buf; return;
-    case Kind::kDuration: snprintf(buf, sizeof buf, "%" PRId64 "ms", v.i); *out += buf; return;
-    case Kind::kFloat: snprintf(buf, sizeof buf, "%g", v.f); *out += buf; if (!strpbrk(buf, ".en")) *out += ".0"; return;
+    case Kind::kBool:
+      *out += v.b ? "true" : "false";
+      return;
+    case Kind::kInt:
+      snprintf(buf, sizeof buf, "%" PRId64, v.i);
+      *out += buf;
+      return;
+    case Kind::kDuration:
+      snprintf(buf, sizeof buf, "%" PRId64 "ms", v.i);
+      *out += buf;
+      return;
+    case Kind::kFloat:
+      snprintf(buf, sizeof buf, "%g", v.f);
+      *out += buf;
+      if (!strpbrk(buf, ".en")) *out += ".0";
+      return;
     case Kind::kString:
       *out += '"';
       for (uint32_t i = 0; i < v.len; ++i) {
         unsigned char ch = static_cast<unsigned char>(v.s[i]);
-        if (ch == '"' || ch == '\\') { *out += '\\'; *out += char(ch); }
-        else if (ch < 0x20) { snprintf(buf, sizeof buf, "\\u%04x", ch); *out += buf; }
-        else *out += char(ch);
+        if (ch == '"' || ch == '\\') {
+          *out += '\\';
+          *out += char(ch);
+        } else if (ch < 0x20) {
+          snprintf(buf, sizeof buf, "\\u%04x", ch);
+          *out += buf;
+        } else
+          *out += char(ch);
       }
       *out += '"';
       return;
     case Kind::kList:
     case Kind::kMap:
     case Kind::kRecord: {
-      if (depth > 8) { *out += "..."; return; }
+      if (depth > 8) {
+        *out += "...";
+        return;
+      }
       *out += v.kind == Kind::kList ? "{" : (v.kind == Kind::kMap ? "{" : "(");
       const uint32_t step = v.kind == Kind::kMap ? 2 : 1;
       for (uint32_t i = 0; i < v.len; ++i) {
         if (i) *out += ", ";
         RenderConst(p, v.items[i * step], out, depth + 1);
-        if (step == 2) { *out += ": "; RenderConst(p, v.items[i * 2 + 1], out, depth + 1); }
+        if (step == 2) {
+          *out += ": ";
+          RenderConst(p, v.items[i * 2 + 1], out, depth + 1);
+        }
       }
       *out += v.kind == Kind::kRecord ? ")" : "}";
       return;
     }
-    default: *out += KindName(v.kind); return;
+    default:
+      *out += KindName(v.kind);
+      return;
   }
 }
 
@@ -332,9 +396,14 @@ void DisassembleChunk(const Program& p, uint32_t ci, std::string* out) {
       char buf[96];
       const uint32_t x = fields[k];
       switch (info.format[k]) {
-        case '_': continue;
-        case 'R': snprintf(buf, sizeof buf, "r%u", x); break;
-        case 'S': snprintf(buf, sizeof buf, "%s", p.slots[x].name.c_str()); break;
+        case '_':
+          continue;
+        case 'R':
+          snprintf(buf, sizeof buf, "r%u", x);
+          break;
+        case 'S':
+          snprintf(buf, sizeof buf, "%s", p.slots[x].name.c_str());
+          break;
         case 'K': {
           std::string k2;
           RenderConst(p, p.consts[x], &k2, 0);
@@ -342,9 +411,15 @@ void DisassembleChunk(const Program& p, uint32_t ci, std::string* out) {
           snprintf(buf, sizeof buf, "k%u=%s", x, k2.c_str());
           break;
         }
-        case 'P': snprintf(buf, sizeof buf, "%s", p.pattern_sets[x].name.c_str()); break;
-        case 'N': snprintf(buf, sizeof buf, "#%u", x); break;
-        case 'J': snprintf(buf, sizeof buf, "@%u", x); break;
+        case 'P':
+          snprintf(buf, sizeof buf, "%s", p.pattern_sets[x].name.c_str());
+          break;
+        case 'N':
+          snprintf(buf, sizeof buf, "#%u", x);
+          break;
+        case 'J':
+          snprintf(buf, sizeof buf, "@%u", x);
+          break;
       }
       if (!ops.empty()) ops += ", ";
       ops += buf;
@@ -409,8 +484,7 @@ std::string Disassemble(const Program& p) {
     if (rule.status) extra += " status " + std::to_string(rule.status);
     if (!rule.code.empty()) extra += " code \"" + rule.code + "\"";
     Line(&out, "  r%zu  %s%s: %s when %s%s", r, rule.name.c_str(),
-         rule.phase == Phase::kResponse ? " (on response)" : "", EffectName(rule.effect), when.c_str(),
-         extra.c_str());
+         rule.phase == Phase::kResponse ? " (on response)" : "", EffectName(rule.effect), when.c_str(), extra.c_str());
     for (auto& part : rule.message)
       if (part.is_expr) {
         Line(&out, "      message expression:");

@@ -19,31 +19,41 @@ enum class Root : uint8_t { kRequest, kResponse, kPrincipal, kContext, kEnv };
 // How the decoder fills a slot. Request, response and env slots are built in
 // (fixed indices, below); principal and context slots come from `schema`.
 enum class SlotType : uint8_t {
-  kBool, kInt, kFloat, kString, kDuration,
-  kListString, kListInt, kListFloat,
-  kSetString, kSetInt,
-  kMapString, kMapInt, kMapFloat, kMapBool,
+  kBool,
+  kInt,
+  kFloat,
+  kString,
+  kDuration,
+  kListString,
+  kListInt,
+  kListFloat,
+  kSetString,
+  kSetInt,
+  kMapString,
+  kMapInt,
+  kMapFloat,
+  kMapBool,
   kBuiltin,  // decoded by the request/response decoder, shape fixed by name
 };
 
 // The built-in slots, in slot order. Every program starts with these.
-#define GAVEL_BUILTIN_SLOTS(X)                  \
-  X(RequestModel, "request.model")              \
-  X(RequestEndpoint, "request.endpoint")        \
-  X(RequestMessages, "request.messages")        \
-  X(RequestTools, "request.tools")              \
-  X(RequestMaxTokens, "request.max_tokens")     \
-  X(RequestStream, "request.stream")            \
-  X(RequestTemperature, "request.temperature")  \
-  X(RequestUser, "request.user")                \
-  X(RequestMetadata, "request.metadata")        \
-  X(RequestText, "request.text")                \
-  X(RequestUserText, "request.user_text")       \
-  X(RequestSystemText, "request.system_text")   \
-  X(RequestToolText, "request.tool_text")       \
-  X(RequestInputTokens, "request.input_tokens") \
-  X(ResponseText, "response.text")              \
-  X(ResponseUsage, "response.usage")            \
+#define GAVEL_BUILTIN_SLOTS(X)                      \
+  X(RequestModel, "request.model")                  \
+  X(RequestEndpoint, "request.endpoint")            \
+  X(RequestMessages, "request.messages")            \
+  X(RequestTools, "request.tools")                  \
+  X(RequestMaxTokens, "request.max_tokens")         \
+  X(RequestStream, "request.stream")                \
+  X(RequestTemperature, "request.temperature")      \
+  X(RequestUser, "request.user")                    \
+  X(RequestMetadata, "request.metadata")            \
+  X(RequestText, "request.text")                    \
+  X(RequestUserText, "request.user_text")           \
+  X(RequestSystemText, "request.system_text")       \
+  X(RequestToolText, "request.tool_text")           \
+  X(RequestInputTokens, "request.input_tokens")     \
+  X(ResponseText, "response.text")                  \
+  X(ResponseUsage, "response.usage")                \
   X(ResponseFinishReason, "response.finish_reason") \
   X(EnvTime, "env.time")
 
@@ -70,9 +80,9 @@ struct SlotInfo {
 // index; items always come after their parent, so the pool is acyclic.
 struct ConstEntry {
   Kind kind = Kind::kMissing;
-  uint8_t sorted = 0;   // list of strings/ints sorted ascending (fast `in`)
-  uint32_t len = 0;     // string bytes or item count (maps: entries)
-  uint64_t payload = 0; // bool/int/duration value, double bits, string offset, first item index
+  uint8_t sorted = 0;    // list of strings/ints sorted ascending (fast `in`)
+  uint32_t len = 0;      // string bytes or item count (maps: entries)
+  uint64_t payload = 0;  // bool/int/duration value, double bits, string offset, first item index
 };
 
 struct Chunk {
@@ -145,8 +155,8 @@ struct Program {
   std::vector<Chunk> chunks;
   std::vector<Predicate> predicates;
   std::vector<Rule> rules;
-  uint32_t words = 0;              // predicate bitset width in 64-bit words
-  std::vector<uint64_t> masks;     // per conjunction: `words` positive then `words` negative
+  uint32_t words = 0;           // predicate bitset width in 64-bit words
+  std::vector<uint64_t> masks;  // per conjunction: `words` positive then `words` negative
   std::vector<PatternSet> pattern_sets;
   std::vector<UsageRule> usage_rules;
 

@@ -37,18 +37,44 @@ struct Value {
   };
   Value() : i(0) {}
 
-  static Value Bool(bool v) { Value x; x.kind = Kind::kBool; x.b = v; return x; }
-  static Value Int(int64_t v) { Value x; x.kind = Kind::kInt; x.i = v; return x; }
-  static Value Float(double v) { Value x; x.kind = Kind::kFloat; x.f = v; return x; }
-  static Value Duration(int64_t ms) { Value x; x.kind = Kind::kDuration; x.i = ms; return x; }
+  static Value Bool(bool v) {
+    Value x;
+    x.kind = Kind::kBool;
+    x.b = v;
+    return x;
+  }
+  static Value Int(int64_t v) {
+    Value x;
+    x.kind = Kind::kInt;
+    x.i = v;
+    return x;
+  }
+  static Value Float(double v) {
+    Value x;
+    x.kind = Kind::kFloat;
+    x.f = v;
+    return x;
+  }
+  static Value Duration(int64_t ms) {
+    Value x;
+    x.kind = Kind::kDuration;
+    x.i = ms;
+    return x;
+  }
   static Value String(const char* p, uint32_t n) {
-    Value x; x.kind = Kind::kString; x.s = p; x.len = n; return x;
+    Value x;
+    x.kind = Kind::kString;
+    x.s = p;
+    x.len = n;
+    return x;
   }
-  static Value String(std::string_view v) {
-    return String(v.data(), static_cast<uint32_t>(v.size()));
-  }
+  static Value String(std::string_view v) { return String(v.data(), static_cast<uint32_t>(v.size())); }
   static Value Aggregate(Kind k, const Value* items, uint32_t n) {
-    Value x; x.kind = k; x.items = items; x.len = n; return x;
+    Value x;
+    x.kind = k;
+    x.items = items;
+    x.len = n;
+    return x;
   }
   bool missing() const { return kind == Kind::kMissing; }
   std::string_view str() const { return kind == Kind::kString ? std::string_view(s, len) : std::string_view(); }

@@ -53,26 +53,41 @@ bool Member(const Value& x, const Value& c, bool* out) {
   switch (c.kind) {
     case Kind::kList:
       if (c.reserved == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
-        if (c.len == 0 || c.items[0].kind != x.kind) { *out = false; return true; }
+        if (c.len == 0 || c.items[0].kind != x.kind) {
+          *out = false;
+          return true;
+        }
         uint32_t lo = 0, hi = c.len;
         while (lo < hi) {
           uint32_t mid = (lo + hi) / 2;
           int cmp;
           Compare(c.items[mid], x, &cmp);
-          if (cmp == 0) { *out = true; return true; }
-          if (cmp < 0) lo = mid + 1; else hi = mid;
+          if (cmp == 0) {
+            *out = true;
+            return true;
+          }
+          if (cmp < 0)
+            lo = mid + 1;
+          else
+            hi = mid;
         }
         *out = false;
         return true;
       }
       for (uint32_t i = 0; i < c.len; ++i)
-        if (ScalarEq(c.items[i], x)) { *out = true; return true; }
+        if (ScalarEq(c.items[i], x)) {
+          *out = true;
+          return true;
+        }
       *out = false;
       return true;
     case Kind::kMap:
       if (x.kind != Kind::kString) return false;
       for (uint32_t i = 0; i < c.len; ++i)
-        if (Sv(c.items[2 * i]) == Sv(x)) { *out = true; return true; }
+        if (Sv(c.items[2 * i]) == Sv(x)) {
+          *out = true;
+          return true;
+        }
       *out = false;
       return true;
     case Kind::kString:
@@ -136,13 +151,22 @@ int64_t EstimateTokens(const char* text, size_t len) {
 void AppendValue(const Value& v, std::string* out) {
   char buf[64];
   switch (v.kind) {
-    case Kind::kMissing: *out += "(absent)"; return;
-    case Kind::kBool: *out += v.b ? "true" : "false"; return;
-    case Kind::kInt: snprintf(buf, sizeof buf, "%" PRId64, v.i); *out += buf; return;
+    case Kind::kMissing:
+      *out += "(absent)";
+      return;
+    case Kind::kBool:
+      *out += v.b ? "true" : "false";
+      return;
+    case Kind::kInt:
+      snprintf(buf, sizeof buf, "%" PRId64, v.i);
+      *out += buf;
+      return;
     case Kind::kDuration: {
       // The largest unit that divides it, as a policy author writes durations.
-      static const struct { int64_t ms; const char* unit; } kUnits[] = {
-          {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+      static const struct {
+        int64_t ms;
+        const char* unit;
+      } kUnits[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
       for (const auto& u : kUnits)
         if (v.i % u.ms == 0 || u.ms == 1) {
           snprintf(buf, sizeof buf, "%" PRId64 "%s", v.i / u.ms, u.unit);
@@ -151,8 +175,13 @@ void AppendValue(const Value& v, std::string* out) {
       *out += buf;
       return;
     }
-    case Kind::kFloat: snprintf(buf, sizeof buf, "%g", v.f); *out += buf; return;
-    case Kind::kString: out->append(v.s, v.len); return;
+    case Kind::kFloat:
+      snprintf(buf, sizeof buf, "%g", v.f);
+      *out += buf;
+      return;
+    case Kind::kString:
+      out->append(v.s, v.len);
+      return;
     case Kind::kList:
     case Kind::kMap: {
       *out += v.kind == Kind::kList ? "[" : "{";
@@ -163,7 +192,8 @@ void AppendValue(const Value& v, std::string* out) {
           AppendValue(v.items[2 * i], out);
           *out += ": ";
           AppendValue(v.items[2 * i + 1], out);
-        } else if (v.items[i].kind == Kind::kList || v.items[i].kind == Kind::kMap || v.items[i].kind == Kind::kRecord) {
+        } else if (v.items[i].kind == Kind::kList || v.items[i].kind == Kind::kMap ||
+                   v.items[i].kind == Kind::kRecord) {
           *out += "...";
         } else {
           AppendValue(v.items[i], out);
@@ -173,16 +203,22 @@ void AppendValue(const Value& v, std::string* out) {
       *out += v.kind == Kind::kList ? "]" : "}";
       return;
     }
-    case Kind::kRecord: *out += "(record)"; return;
-    case Kind::kIter: *out += "(iterator)"; return;
-    case Kind::kError: *out += "(error)"; return;
+    case Kind::kRecord:
+      *out += "(record)";
+      return;
+    case Kind::kIter:
+      *out += "(iterator)";
+      return;
+    case Kind::kError:
+      *out += "(error)";
+      return;
   }
 }
 
-#define FAIL(msg)   \
-  do {              \
+#define FAIL(msg)    \
+  do {               \
     failure = (msg); \
-    goto failed;    \
+    goto failed;     \
   } while (0)
 
 namespace {
@@ -199,10 +235,19 @@ struct StrictOperands {
   StrictOperands() {
     for (int op = 0; op < static_cast<int>(Op::kCount); ++op) {
       switch (static_cast<Op>(op)) {
-        case Op::kMove: case Op::kHasField: case Op::kAnd: case Op::kOr: case Op::kJumpIfFalse:
-        case Op::kJumpIfTrue: case Op::kIterBegin: case Op::kIterNext: case Op::kIterEnd: case Op::kRet:
+        case Op::kMove:
+        case Op::kHasField:
+        case Op::kAnd:
+        case Op::kOr:
+        case Op::kJumpIfFalse:
+        case Op::kJumpIfTrue:
+        case Op::kIterBegin:
+        case Op::kIterNext:
+        case Op::kIterEnd:
+        case Op::kRet:
           continue;
-        default: break;
+        default:
+          break;
       }
       const char* f = GetOpInfo(static_cast<Op>(op)).format;
       mask[op] = static_cast<uint8_t>((f[1] == 'R' ? 1 : 0) | (f[2] == 'R' ? 2 : 0));
@@ -308,7 +353,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
           A = Value::Bool(dominant == 1);
         } else if (x < 0 || y < 0) {
           FAIL(regs[in.b].kind == Kind::kError || regs[in.c].kind == Kind::kError ? "operand failed"
-                                                                                   : "and/or of a non-bool");
+                                                                                  : "and/or of a non-bool");
         } else {
           A = Value::Bool(dominant == 0);
         }
@@ -347,16 +392,22 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
           MemoPut(&arena->memo, in.op, x, &y, A);
           break;
         }
-        const bool ints = (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
-                          (x.kind == Kind::kDuration && y.kind == Kind::kDuration &&
-                           (in.op == Op::kAdd || in.op == Op::kSub));
+        const bool ints =
+            (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
+            (x.kind == Kind::kDuration && y.kind == Kind::kDuration && (in.op == Op::kAdd || in.op == Op::kSub));
         if (ints) {
           int64_t r = 0;
           bool ovf = false;
           switch (in.op) {
-            case Op::kAdd: ovf = __builtin_add_overflow(x.i, y.i, &r); break;
-            case Op::kSub: ovf = __builtin_sub_overflow(x.i, y.i, &r); break;
-            case Op::kMul: ovf = __builtin_mul_overflow(x.i, y.i, &r); break;
+            case Op::kAdd:
+              ovf = __builtin_add_overflow(x.i, y.i, &r);
+              break;
+            case Op::kSub:
+              ovf = __builtin_sub_overflow(x.i, y.i, &r);
+              break;
+            case Op::kMul:
+              ovf = __builtin_mul_overflow(x.i, y.i, &r);
+              break;
             default:
               if (y.i == 0) FAIL("division by zero");
               if (x.i == INT64_MIN && y.i == -1) {
@@ -374,9 +425,15 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
           const double a = AsF(x), b = AsF(y);
           double r;
           switch (in.op) {
-            case Op::kAdd: r = a + b; break;
-            case Op::kSub: r = a - b; break;
-            case Op::kMul: r = a * b; break;
+            case Op::kAdd:
+              r = a + b;
+              break;
+            case Op::kSub:
+              r = a - b;
+              break;
+            case Op::kMul:
+              r = a * b;
+              break;
             default:
               if (b == 0) FAIL("division by zero");
               r = a / b;
@@ -408,13 +465,26 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         int c;
         if (!Compare(regs[in.b], y, &c)) FAIL("comparison of values of different kinds");
         bool r = false;
-        switch (k ? static_cast<int>(in.op) - static_cast<int>(Op::kEqK) : static_cast<int>(in.op) - static_cast<int>(Op::kEq)) {
-          case 0: r = c == 0; break;
-          case 1: r = c != 0; break;
-          case 2: r = c < 0; break;
-          case 3: r = c <= 0; break;
-          case 4: r = c > 0; break;
-          default: r = c >= 0; break;
+        switch (k ? static_cast<int>(in.op) - static_cast<int>(Op::kEqK)
+                  : static_cast<int>(in.op) - static_cast<int>(Op::kEq)) {
+          case 0:
+            r = c == 0;
+            break;
+          case 1:
+            r = c != 0;
+            break;
+          case 2:
+            r = c < 0;
+            break;
+          case 3:
+            r = c <= 0;
+            break;
+          case 4:
+            r = c > 0;
+            break;
+          default:
+            r = c >= 0;
+            break;
         }
         A = Value::Bool(r);
         break;
@@ -422,7 +492,8 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kIn:
       case Op::kInK: {
         bool r;
-        if (!Member(regs[in.b], in.op == Op::kInK ? consts[in.c] : regs[in.c], &r)) FAIL("membership test on values of the wrong kind");
+        if (!Member(regs[in.b], in.op == Op::kInK ? consts[in.c] : regs[in.c], &r))
+          FAIL("membership test on values of the wrong kind");
         A = Value::Bool(r);
         break;
       }
@@ -431,7 +502,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value &x = regs[in.b], &y = regs[in.c];
         if (x.kind != Kind::kString || y.kind != Kind::kString) FAIL("startswith/endswith of a non-string");
         bool r = y.len <= x.len && (in.op == Op::kStartsWith ? std::memcmp(x.s, y.s, y.len) == 0
-                                                              : std::memcmp(x.s + x.len - y.len, y.s, y.len) == 0);
+                                                             : std::memcmp(x.s + x.len - y.len, y.s, y.len) == 0);
         A = Value::Bool(r);
         break;
       }

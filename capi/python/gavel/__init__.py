@@ -1,0 +1,698 @@
+"""gavel: the Python binding of libgavel, an embedded policy engine for AI gateways.
+
+A thin ctypes layer over the C API (capi/include/gavel.h); it needs only the
+standard library and a built libgavel.so.
+
+    import gavel
+
+    with gavel.Engine("support_assistant.bundle") as engine:
+        worker = engine.worker()                  # one per thread
+        d = worker.decide(
+            request={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+            principal={"api_key": "sk-1", "tier": "free"},
+        )
+        if not d.allowed:
+            return d.status, d.code, d.message
+        model = d.route or body["model"]
+
+Finding the library
+-------------------
+``Engine(..., library=PATH)`` names libgavel explicitly; otherwise the
+``GAVEL_LIBRARY`` environment variable, otherwise
+``ctypes.util.find_library("gavel")``. A library is loaded once per path.
+
+Threads
+-------
+- An ``Engine`` is shared by all threads: deciding (through workers),
+  ``reload``, ``rollback``, shadowing and reading its hash are thread-safe, and
+  a reload is atomic (every decision names the bundle it used).
+- A ``Worker`` holds one thread's scratch memory: **use one Worker per
+  thread** (a ``threading.local`` is the usual way). A worker may move between
+  threads, but two threads must not decide on the same worker at once; the
+  binding detects that and raises ``GavelError`` instead of corrupting memory.
+- A ``Decision`` is a plain immutable Python object copied out of the C
+  decision before ``decide`` returns; it stays valid forever and may be passed
+  between threads.
+- Callbacks (decision log, shadow differences) run on the deciding thread,
+  inside ``Worker.decide``. They must not decide on that same worker or close
+  it. An exception a callback raises is logged (logger ``"gavel"``) and
+  ignored; it never fails the decision.
+- ``Engine.close()`` first closes the engine's workers, waiting for decisions
+  in flight on them; do not call other methods of the engine concurrently
+  with ``close()``.
+
+Errors
+------
+Everything the C API reports through ``char** errptr`` (a refused bundle, an
+unknown or wrongly typed attribute, a body over the size limit, rollback
+without a previous bundle) is raised as ``GavelError`` with the library's
+message. A request body that is not valid JSON or not OpenAI-shaped is *not*
+an error: it is a deny ``Decision`` with status 400 and code
+``"invalid_request"``. Python values the binding cannot pass at all raise
+``TypeError`` / ``ValueError`` / ``OverflowError``.
+"""
+
+import collections
+import ctypes
+import json
+import logging
+import os
+import threading
+import weakref
+
+from . import _native
+from ._native import LibraryNotFound
+
+__all__ = [
+    "GavelError",
+    "LibraryNotFound",
+    "Engine",
+    "Worker",
+    "Decision",
+    "Rule",
+    "RuleError",
+    "EFFECTS",
+    "version",
+    "bundle_format",
+    "load_library",
+]
+
+_log = logging.getLogger("gavel")
+
+# gavel_effect_t, in the names the decision JSON uses.
+EFFECTS = ("allow", "deny", "route", "flag", "redact")
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+
+
+class GavelError(Exception):
+    """An error reported by libgavel (through ``char** errptr``) or a misuse of a handle."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+def load_library(library=None):
+    """Loads libgavel (see the module docs for where it is looked for) and returns it."""
+    return _native.load(library)
+
+
+def version(library=None):
+    """The library version, e.g. ``"0.1.0"``."""
+    return _native.load(library).version_string
+
+
+def bundle_format(library=None):
+    """The newest bundle format the library reads."""
+    return _native.load(library).newest_bundle_format
+
+
+def _raise_error(lib, err, fallback):
+    message = lib.take_string(err.value) if err.value else None
+    raise GavelError(message or fallback)
+
+
+def _bundle_bytes(bundle):
+    """Bundle bytes from bytes-like data, or the contents of a file named by a str / path."""
+    if isinstance(bundle, (bytes, bytearray, memoryview)):
+        return bytes(bundle)
+    if isinstance(bundle, (str, os.PathLike)):
+        with open(bundle, "rb") as f:
+            return f.read()
+    raise TypeError("a bundle is bytes or a path, not %s" % type(bundle).__name__)
+
+
+def _json_bytes(value, what):
+    """A JSON body as bytes: dicts and lists are serialized, str is encoded, bytes pass as they are."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raise TypeError("%s must be a dict, list, str or bytes, not %s" % (what, type(value).__name__))
+
+
+def _text_bytes(value, what):
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError("%s must be a str, not %s" % (what, type(value).__name__))
+
+
+def _check_int64(value, what):
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise OverflowError("%s %d does not fit in a 64-bit signed integer" % (what, value))
+    return value
+
+
+Rule = collections.namedtuple("Rule", ["name", "effect", "code", "message"])
+Rule.__doc__ = """A rule that fired: its name, effect ("allow", "deny", "route", "flag" or
+"redact"), code ("" if it has none; a deny rule without a code reports its
+name) and message (a route's message is the model routed to)."""
+
+RuleError = collections.namedtuple("RuleError", ["rule", "message"])
+RuleError.__doc__ = """A rule whose condition (or message) could not be evaluated."""
+
+
+class Decision:
+    """One decision, copied out of libgavel: immutable and valid forever.
+
+    Attributes: ``allowed`` (bool), ``status`` (200 or the deny status),
+    ``code`` and ``message`` (of the deciding deny; "" when allowed),
+    ``route`` (the model to route to, or None), ``rules`` (tuple of ``Rule``,
+    every rule that fired, in rule order), ``errors`` (tuple of
+    ``RuleError``), ``redaction_count``, ``bundle_hash`` (the bundle that
+    decided, "xxh3:..."), ``eval_ns`` and ``json`` (the whole decision as the
+    library renders it). ``to_dict()`` parses ``json``.
+    """
+
+    __slots__ = (
+        "allowed",
+        "status",
+        "code",
+        "message",
+        "route",
+        "rules",
+        "errors",
+        "redaction_count",
+        "bundle_hash",
+        "eval_ns",
+        "json",
+    )
+
+    def __init__(
+        self,
+        *,
+        allowed,
+        status,
+        code="",
+        message="",
+        route=None,
+        rules=(),
+        errors=(),
+        redaction_count=0,
+        bundle_hash="",
+        eval_ns=0,
+        json="{}",
+    ):
+        s = object.__setattr__
+        s(self, "allowed", bool(allowed))
+        s(self, "status", int(status))
+        s(self, "code", code)
+        s(self, "message", message)
+        s(self, "route", route)
+        s(self, "rules", tuple(Rule(*r) for r in rules))
+        s(self, "errors", tuple(RuleError(*e) for e in errors))
+        s(self, "redaction_count", int(redaction_count))
+        s(self, "bundle_hash", bundle_hash)
+        s(self, "eval_ns", int(eval_ns))
+        s(self, "json", json)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Decision is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("Decision is immutable")
+
+    @property
+    def denied(self):
+        return not self.allowed
+
+    def to_dict(self):
+        """The decision JSON as a new dict (the same object policyc eval prints)."""
+        return json.loads(self.json)
+
+    def _key(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other):
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (_rebuild_decision, ({k: getattr(self, k) for k in self.__slots__},))
+
+    def __repr__(self):
+        if self.allowed:
+            what = "allow" + (" route=%r" % self.route if self.route is not None else "")
+        else:
+            what = "deny %d %s" % (self.status, self.code)
+        return "<gavel.Decision %s rules=%s>" % (what, [r.name for r in self.rules])
+
+
+def _rebuild_decision(fields):
+    return Decision(**fields)
+
+
+class _Reader:
+    """Copies a C decision into a Decision while it is still valid."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        self.n = ctypes.c_size_t()
+        self.nref = ctypes.byref(self.n)
+
+    def text(self, fn, *args):
+        p = fn(*args, self.nref)
+        if not p:
+            return None
+        return ctypes.string_at(p, self.n.value).decode("utf-8", "replace")
+
+    def decision(self, d):
+        lib = self.lib
+        text = self.text
+        rules = []
+        for i in range(lib.decision_rule_count(d)):
+            effect = lib.decision_rule_effect(d, i)
+            rules.append(
+                Rule(
+                    text(lib.decision_rule_name, d, i),
+                    EFFECTS[effect] if 0 <= effect < len(EFFECTS) else "effect_%d" % effect,
+                    text(lib.decision_rule_code, d, i) or "",
+                    text(lib.decision_rule_message, d, i) or "",
+                )
+            )
+        errors = [
+            RuleError(text(lib.decision_error_rule, d, i), text(lib.decision_error_message, d, i))
+            for i in range(lib.decision_error_count(d))
+        ]
+        json_text = text(lib.decision_json, d) or "{}"
+        return Decision(
+            allowed=lib.decision_allowed(d) == 1,
+            status=lib.decision_status(d),
+            code=text(lib.decision_code, d) or "",
+            message=text(lib.decision_message, d) or "",
+            route=text(lib.decision_route, d),
+            rules=rules,
+            errors=errors,
+            redaction_count=lib.decision_redaction_count(d),
+            bundle_hash=text(lib.decision_bundle_hash, d) or "",
+            eval_ns=lib.decision_eval_ns(d),
+            json=json_text,
+        )
+
+
+class Engine:
+    """A loaded bundle, shared by all threads. See the module docs.
+
+    ``Engine(bundle)`` takes the bundle's bytes (bytes, bytearray, memoryview)
+    or the path of a bundle file (str or os.PathLike). ``library`` names
+    libgavel.so explicitly; ``max_request_bytes`` changes the body size
+    limit (default 8 MiB). Raises GavelError if the bundle is refused.
+    """
+
+    def __init__(self, bundle, *, library=None, max_request_bytes=None):
+        self._handle = None
+        self._lib = lib = _native.load(library)
+        self._lock = threading.Lock()
+        self._workers = weakref.WeakSet()
+        self._log_callback = None
+        self._shadow_callback = None
+        self._make_trampolines()
+        data = _bundle_bytes(bundle)
+        options = None
+        if max_request_bytes is not None:
+            if max_request_bytes < 0:
+                raise ValueError("max_request_bytes must not be negative")
+            options = lib.options_create()
+            if not options:
+                raise MemoryError("gavel_options_create failed")
+            lib.options_set_max_request_bytes(options, max_request_bytes)
+        err = ctypes.c_void_p()
+        try:
+            handle = lib.engine_open(options, data, len(data), ctypes.byref(err))
+        finally:
+            lib.options_destroy(options)
+        if not handle:
+            _raise_error(lib, err, "cannot open the bundle")
+        self._handle = handle
+
+    @classmethod
+    def from_file(cls, path, **kwargs):
+        return cls(os.fspath(path), **kwargs)
+
+    @classmethod
+    def from_bytes(cls, data, **kwargs):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("from_bytes takes bytes, not %s" % type(data).__name__)
+        return cls(data, **kwargs)
+
+    # The C callbacks are created once per engine and stay installed-able for
+    # its whole life: a decision already running on another thread may still
+    # call the callback that was current when it started, so the function
+    # pointers handed to C must outlive every change. They look the Python
+    # callback up at call time, and hold the engine only weakly.
+    def _make_trampolines(self):
+        ref = weakref.ref(self)
+
+        def on_log(arg, line, line_len):
+            engine = ref()
+            callback = engine._log_callback if engine is not None else None
+            if callback is None:
+                return
+            try:
+                callback(ctypes.string_at(line, line_len).decode("utf-8", "replace"))
+            except Exception:
+                _log.exception("gavel decision log callback raised")
+
+        def on_shadow(arg, active, active_len, shadow, shadow_len):
+            engine = ref()
+            callback = engine._shadow_callback if engine is not None else None
+            if callback is None:
+                return
+            try:
+                callback(
+                    json.loads(ctypes.string_at(active, active_len).decode("utf-8", "replace")),
+                    json.loads(ctypes.string_at(shadow, shadow_len).decode("utf-8", "replace")),
+                )
+            except Exception:
+                _log.exception("gavel shadow callback raised")
+
+        self._log_trampoline = _native.LOG_FN(on_log)
+        self._shadow_trampoline = _native.SHADOW_FN(on_shadow)
+
+    def _h(self):
+        h = self._handle
+        if h is None:
+            raise GavelError("engine is closed")
+        return h
+
+    @property
+    def library(self):
+        """The loaded libgavel this engine uses."""
+        return self._lib
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def worker(self):
+        """A new Worker on this engine (one per thread)."""
+        return Worker(self)
+
+    def reload(self, bundle):
+        """Atomically makes `bundle` (bytes or a path) active; the previous one is kept for rollback.
+
+        Raises GavelError if the bundle is refused; the active bundle is then unchanged.
+        """
+        data = _bundle_bytes(bundle)
+        err = ctypes.c_void_p()
+        if self._lib.engine_reload(self._h(), data, len(data), ctypes.byref(err)) != 1:
+            _raise_error(self._lib, err, "reload failed")
+
+    def rollback(self):
+        """Makes the previous bundle active again; GavelError if there is none."""
+        err = ctypes.c_void_p()
+        if self._lib.engine_rollback(self._h(), ctypes.byref(err)) != 1:
+            _raise_error(self._lib, err, "rollback failed")
+
+    @property
+    def bundle_hash(self):
+        """The active bundle's hash, "xxh3:" and 32 hex digits."""
+        h = self._lib.take_string(self._lib.engine_bundle_hash(self._h()))
+        if h is None:
+            raise GavelError("gavel_engine_bundle_hash returned NULL")
+        return h
+
+    @property
+    def generation(self):
+        """How many bundles were made active (open counts as 1; reload and rollback add 1)."""
+        return int(self._lib.engine_generation(self._h()))
+
+    # -- shadow ------------------------------------------------------------
+
+    def set_shadow(self, bundle):
+        """Evaluates `bundle` (bytes or a path) beside the active one on every decision.
+
+        Resets the shadow counters. Raises GavelError if the bundle is refused.
+        """
+        data = _bundle_bytes(bundle)
+        err = ctypes.c_void_p()
+        if self._lib.engine_set_shadow(self._h(), data, len(data), ctypes.byref(err)) != 1:
+            _raise_error(self._lib, err, "cannot load the shadow bundle")
+
+    def clear_shadow(self):
+        """Stops shadow evaluation (the counters keep their values)."""
+        self._lib.engine_clear_shadow(self._h())
+
+    def set_shadow_callback(self, callback):
+        """Calls ``callback(active: dict, shadow: dict)`` when the shadow bundle decides
+        differently from the active one (on the deciding thread). None removes it."""
+        if callback is not None and not callable(callback):
+            raise TypeError("the shadow callback must be callable or None")
+        with self._lock:
+            self._shadow_callback = callback
+            if callback is None:
+                self._lib.engine_set_shadow_callback(self._h(), _native.SHADOW_FN(), None)  # NULL
+            else:
+                self._lib.engine_set_shadow_callback(self._h(), self._shadow_trampoline, None)
+
+    @property
+    def shadow_decisions(self):
+        """Decisions the shadow bundle made since it was set."""
+        return int(self._lib.engine_shadow_decisions(self._h()))
+
+    @property
+    def shadow_differences(self):
+        """Shadow decisions that differed from the active ones since the shadow was set."""
+        return int(self._lib.engine_shadow_differences(self._h()))
+
+    # -- decision log ------------------------------------------------------
+
+    def set_decision_log(self, callback, sample_rate=1.0):
+        """Calls ``callback(line: str)`` with one JSON line per sampled decision.
+
+        The line holds time, decision id, bundle hash, effect, status, rule
+        names, codes, flags and errors -- never request text. ``sample_rate``
+        is in [0, 1] (1 logs every decision). ``callback=None`` stops logging.
+        """
+        if callback is not None and not callable(callback):
+            raise TypeError("the decision log callback must be callable or None")
+        sample_rate = float(sample_rate)
+        if not 0.0 <= sample_rate <= 1.0:  # also refuses NaN
+            raise ValueError("sample_rate must be in [0, 1], not %r" % sample_rate)
+        with self._lock:
+            self._log_callback = callback
+            if callback is None:
+                self._lib.engine_set_decision_log(self._h(), _native.LOG_FN(), None, 0.0)  # NULL
+            else:
+                self._lib.engine_set_decision_log(self._h(), self._log_trampoline, None, sample_rate)
+
+    # -- lifetime ----------------------------------------------------------
+
+    def close(self):
+        """Closes the engine's workers (waiting for their decisions in flight), then the engine."""
+        with self._lock:
+            handle = self._handle
+            if handle is None:
+                return
+            for w in list(self._workers):
+                w.close()
+            self._handle = None
+            self._lib.engine_destroy(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # Workers hold their engine, so none is left when this runs.
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            self._handle = None
+            self._lib.engine_destroy(handle)
+
+    def __repr__(self):
+        if self._handle is None:
+            return "<gavel.Engine closed>"
+        return "<gavel.Engine %s generation=%d>" % (self.bundle_hash, self.generation)
+
+
+class Worker:
+    """One thread's decision state on an Engine. Use one Worker per thread.
+
+    The worker keeps its engine alive; closing the engine closes its workers.
+    """
+
+    def __init__(self, engine):
+        if not isinstance(engine, Engine):
+            raise TypeError("Worker(engine) takes a gavel.Engine")
+        self._handle = None
+        self._input = None
+        self._engine = engine
+        self._lib = lib = engine._lib
+        self._busy = threading.Lock()
+        self._owner = None  # thread id while deciding
+        self._reader = _Reader(lib)
+        err = ctypes.c_void_p()
+        handle = lib.worker_create(engine._h(), ctypes.byref(err))
+        if not handle:
+            _raise_error(lib, err, "cannot create a worker")
+        inp = lib.input_create()
+        if not inp:
+            lib.worker_destroy(handle)
+            raise MemoryError("gavel_input_create failed")
+        self._handle, self._input = handle, inp
+        engine._workers.add(self)
+
+    @property
+    def engine(self):
+        return self._engine
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def decide(
+        self,
+        request=None,
+        *,
+        principal=None,
+        context=None,
+        env=None,
+        response=None,
+        endpoint=None,
+        input_tokens=None,
+        attributes=None,
+        response_phase=None,
+    ):
+        """Decides one request (or response) and returns a Decision.
+
+        ``request``, ``response``, ``principal``, ``context`` and ``env`` are
+        JSON: a dict or list (serialized with json.dumps), a str or bytes (used
+        as they are). ``endpoint`` is "chat", "completions", "responses" or
+        "embeddings" (default: inferred). ``input_tokens`` is the exact input
+        token count. ``attributes`` maps policy names ("principal.team",
+        "request.max_tokens", ...) to str, int, float, bool or a list of str;
+        they override the JSON bodies. The ``on response`` rules are decided
+        when ``response`` is given, unless ``response_phase`` says otherwise.
+
+        Raises GavelError for an unknown or wrongly typed attribute or a body
+        over the size limit; a malformed request body gives a 400
+        "invalid_request" Decision instead.
+        """
+        lib = self._lib
+        if not self._busy.acquire(False):
+            if self._owner == threading.get_ident():
+                raise GavelError("decide called from a callback of the same worker")
+            raise GavelError("worker is in use by another thread (use one Worker per thread)")
+        try:
+            handle, inp = self._handle, self._input
+            if handle is None:
+                raise GavelError("worker is closed")
+            self._owner = threading.get_ident()
+            # The library does not copy JSON bodies or the endpoint: `keep`
+            # holds the bytes until the decision has been copied out.
+            keep = []
+            lib.input_clear(inp)
+            try:
+                for setter, value, what in (
+                    (lib.input_set_request_json, request, "request"),
+                    (lib.input_set_response_json, response, "response"),
+                    (lib.input_set_principal_json, principal, "principal"),
+                    (lib.input_set_context_json, context, "context"),
+                    (lib.input_set_env_json, env, "env"),
+                ):
+                    if value is not None:
+                        b = _json_bytes(value, what)
+                        keep.append(b)
+                        setter(inp, b, len(b))
+                if endpoint is not None:
+                    b = _text_bytes(endpoint, "endpoint")
+                    keep.append(b)
+                    lib.input_set_endpoint(inp, b, len(b))
+                if input_tokens is not None:
+                    if isinstance(input_tokens, bool) or not isinstance(input_tokens, int):
+                        raise TypeError("input_tokens must be an int")
+                    lib.input_set_input_tokens(inp, _check_int64(input_tokens, "input_tokens"))
+                if response_phase is None:
+                    response_phase = response is not None
+                lib.input_set_response_phase(inp, 1 if response_phase else 0)
+                if attributes:
+                    self._set_attributes(inp, attributes)
+                err = ctypes.c_void_p()
+                d = lib.decide(handle, inp, ctypes.byref(err))
+                if not d:
+                    _raise_error(lib, err, "decide failed")
+                return self._reader.decision(d)
+            finally:
+                # Forget the views into `keep` before it goes away.
+                lib.input_clear(inp)
+                del keep
+        finally:
+            self._owner = None
+            self._busy.release()
+
+    def _set_attributes(self, inp, attributes):
+        lib = self._lib
+        for name, value in attributes.items():
+            n = _text_bytes(name, "an attribute name")
+            if isinstance(value, bool):
+                lib.input_set_bool(inp, n, len(n), 1 if value else 0)
+            elif isinstance(value, int):
+                lib.input_set_int(inp, n, len(n), _check_int64(value, "attribute %s" % name))
+            elif isinstance(value, float):
+                lib.input_set_float(inp, n, len(n), value)
+            elif isinstance(value, (str, bytes)):
+                v = _text_bytes(value, "attribute %s" % name)
+                lib.input_set_string(inp, n, len(n), v, len(v))
+            elif isinstance(value, (list, tuple, set, frozenset)):
+                items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+                encoded = [_text_bytes(v, "an item of attribute %s" % name) for v in items]
+                count = len(encoded)
+                values = (ctypes.c_char_p * max(count, 1))(*encoded)
+                lens = (ctypes.c_size_t * max(count, 1))(*[len(v) for v in encoded])
+                lib.input_set_string_list(inp, n, len(n), values, lens, count)  # copied by the library
+            else:
+                raise TypeError(
+                    "attribute %s: a value is str, int, float, bool or a list of str, not %s"
+                    % (name, type(value).__name__)
+                )
+
+    def close(self):
+        """Destroys the worker, waiting for a decision in flight on another thread."""
+        if self._owner == threading.get_ident():
+            raise GavelError("cannot close a worker from a callback of its own decision")
+        with self._busy:
+            handle, inp = self._handle, self._input
+            self._handle = self._input = None
+            if inp is not None:
+                self._lib.input_destroy(inp)
+            if handle is not None:
+                self._lib.worker_destroy(handle)
+        try:
+            self._engine._workers.discard(self)
+        except TypeError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        lib = getattr(self, "_lib", None)
+        if lib is None:
+            return
+        inp, handle = getattr(self, "_input", None), getattr(self, "_handle", None)
+        self._handle = self._input = None
+        if inp is not None:
+            lib.input_destroy(inp)
+        if handle is not None:
+            lib.worker_destroy(handle)
+
+    def __repr__(self):
+        return "<gavel.Worker%s>" % (" closed" if self._handle is None else "")
