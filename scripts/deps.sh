@@ -8,7 +8,7 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev default-jre-headless
   nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3
+  python3 clang-format git
 )
 
 missing=()
