@@ -4,6 +4,7 @@
 #define GAVEL_BUILDING 1
 #include "gavel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -257,8 +258,18 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
         Value* items = w->list_items.data() + next_item;
         for (size_t k = 0; k < a.list.size(); ++k) items[k] = Value::String(a.list[k]);
         next_item += a.list.size();
-        av.value =
-            Value::Aggregate(Kind::kList, a.list.empty() ? nullptr : items, static_cast<uint32_t>(a.list.size()));
+        size_t count = a.list.size();
+        const bool is_set =
+            static_cast<uint32_t>(slot) >= gavel::kBuiltinSlotCount && p.slots[slot].type == SlotType::kSetString;
+        if (is_set) {
+          // As when decoded from JSON: a set is sorted and has no duplicates.
+          std::sort(items, items + count, [](const Value& x, const Value& y) { return x.str() < y.str(); });
+          count = static_cast<size_t>(
+              std::unique(items, items + count, [](const Value& x, const Value& y) { return x.str() == y.str(); }) -
+              items);
+        }
+        av.value = Value::Aggregate(Kind::kList, count ? items : nullptr, static_cast<uint32_t>(count));
+        if (is_set) av.value.reserved = 1;
         break;
       }
     }
