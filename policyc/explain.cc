@@ -9,7 +9,7 @@ namespace gavel::policyc {
 
 namespace {
 
-bool Bit(const std::vector<uint64_t>& bits, uint32_t i) {
+bool Bit(const LocalVector<uint64_t>& bits, uint32_t i) {
   return i / 64 < bits.size() && (bits[i / 64] >> (i % 64) & 1) != 0;
 }
 

@@ -63,7 +63,7 @@ struct gavel_decision_t {
   mutable bool json_ready = false;
 };
 
-struct gavel_input_t {
+struct alignas(gavel::kCacheLine) gavel_input_t {
   struct Attr {
     enum Type { kString, kInt, kFloat, kBool, kStringList } type = kString;
     std::string name;
@@ -93,7 +93,7 @@ struct gavel_input_t {
   }
 };
 
-struct gavel_worker_t {
+struct alignas(gavel::kCacheLine) gavel_worker_t {
   gavel_engine_t* engine = nullptr;
   uint64_t seen_version = 0;
   EngineSnapshot snap;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/runtime/cache_line.h"
 #include "engine/runtime/value.h"
 
 namespace gavel {
@@ -21,16 +22,16 @@ class BlockArena {
     while (current_ < blocks_.size()) {
       Block& b = blocks_[current_];
       if (b.cap - b.used >= n) {
-        T* p = b.data.get() + b.used;
+        T* p = b.data.data() + b.used;
         b.used += n;
         return p;
       }
       ++current_;
     }
     const size_t cap = n > block_items_ ? n : block_items_;
-    blocks_.push_back(Block{std::unique_ptr<T[]>(new T[cap]), cap, n});
+    blocks_.push_back(Block{LocalVector<T>(cap), cap, n});
     current_ = blocks_.size() - 1;
-    return blocks_.back().data.get();
+    return blocks_.back().data.data();
   }
 
   void Reset() {
@@ -46,12 +47,12 @@ class BlockArena {
 
  private:
   struct Block {
-    std::unique_ptr<T[]> data;
+    LocalVector<T> data;
     size_t cap;
     size_t used;
   };
   size_t block_items_;
-  std::vector<Block> blocks_;
+  LocalVector<Block> blocks_;  // written on every allocation
   size_t current_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/runtime/arena.h"
+#include "engine/runtime/cache_line.h"
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
 #include "engine/runtime/vm.h"
@@ -54,7 +55,7 @@ class Reused {
   const T* end() const { return items_.data() + n_; }
 
  private:
-  std::vector<T> items_;
+  LocalVector<T> items_;
   size_t n_ = 0;
 };
 
@@ -76,9 +77,9 @@ struct Decision {
   Phase phase = Phase::kRequest;
   bool invalid_input = false;  // the input could not be decoded; message says why
   // Explain data: each predicate's value and error, each rule's outcome.
-  std::vector<uint64_t> pred_true, pred_error;
-  std::vector<VmError> pred_error_info;
-  std::vector<RuleOutcome> outcomes;
+  LocalVector<uint64_t> pred_true, pred_error;
+  LocalVector<VmError> pred_error_info;
+  LocalVector<RuleOutcome> outcomes;
   const Engine* engine = nullptr;
 
   // One JSON object, no trailing newline.
@@ -95,7 +96,7 @@ struct DecideOptions {
   DecodeLimits limits;
 };
 
-class Worker {
+class alignas(kCacheLine) Worker {
  public:
   // Decides one request (or response) against engine. The decision stays valid
   // until the next call on this worker.
@@ -109,8 +110,8 @@ class Worker {
 
   Arena arena_;
   DecodeScratch scratch_;
-  std::vector<Value> slots_;
-  std::vector<Value> regs_;
+  LocalVector<Value> slots_;
+  LocalVector<Value> regs_;
   Decision d_;
 };
 

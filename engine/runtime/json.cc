@@ -550,8 +550,8 @@ bool Parser::ParseMemberKey(const char*& cur, uint32_t object_idx) {
 }
 
 bool Parser::Run() {
-  std::vector<Node>& nodes = doc_.nodes_;
-  std::vector<uint32_t>& stack = doc_.stack_;
+  LocalVector<Node>& nodes = doc_.nodes_;
+  LocalVector<uint32_t>& stack = doc_.stack_;
   nodes.clear();
   stack.clear();
   const size_t size = static_cast<size_t>(end_ - begin_);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/runtime/cache_line.h"
+
 namespace gavel::json {
 
 enum class Type : uint8_t { Null, False, True, Number, String, Array, Object };
@@ -71,12 +73,13 @@ class Document {
 
   // All buffers are cleared, never freed, between parses so that parsing
   // same-sized inputs reaches a steady state with no heap allocation.
-  std::vector<Node> nodes_;
-  std::vector<uint32_t> stack_;  // Indices of the open arrays/objects.
+  // Cache-line padded: documents of workers on other threads never share a line.
+  LocalVector<Node> nodes_;
+  LocalVector<uint32_t> stack_;  // Indices of the open arrays/objects.
   // Unescaped strings. Sized to at least the input length before parsing
   // (unescaping never grows text), so it never reallocates mid-parse and
   // Node::str pointers into it stay stable.
-  std::vector<char> buf_;
+  LocalVector<char> buf_;
   std::string num_scratch_;  // Only for the strtod fallback (see json.cc).
 };
 
