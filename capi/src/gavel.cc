@@ -363,6 +363,18 @@ bool Sampled(gavel_worker_t* w, double rate) {
   return static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) < rate;
 }
 
+// Adds an attribute to the input; a failure to store it (out of memory) is
+// remembered and reported by gavel_decide, never half-applied.
+template <typename Fill>
+void SetAttribute(gavel_input_t* input, const char* name, size_t name_len, gavel_input_t::Attr::Type type, Fill fill) {
+  if (input == nullptr) return;
+  try {
+    fill(input->Add(name, name_len, type));
+  } catch (...) {
+    input->Failed();
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -541,48 +553,25 @@ void gavel_input_set_response_phase(gavel_input_t* input, int response_phase) {
 
 void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_len, const char* value,
                             size_t value_len) {
-  if (input == nullptr) return;
-  try {
-    input->Add(name, name_len, gavel_input_t::Attr::kString).s.assign(value ? value : "", value ? value_len : 0);
-  } catch (...) {
-    input->Failed();
-  }
+  SetAttribute(input, name, name_len, gavel_input_t::Attr::kString,
+               [&](gavel_input_t::Attr& a) { a.s.assign(value ? value : "", value ? value_len : 0); });
 }
 void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len, int64_t value) {
-  if (input == nullptr) return;
-  try {
-    input->Add(name, name_len, gavel_input_t::Attr::kInt).i = value;
-  } catch (...) {
-    input->Failed();
-  }
+  SetAttribute(input, name, name_len, gavel_input_t::Attr::kInt, [&](gavel_input_t::Attr& a) { a.i = value; });
 }
 void gavel_input_set_float(gavel_input_t* input, const char* name, size_t name_len, double value) {
-  if (input == nullptr) return;
-  try {
-    input->Add(name, name_len, gavel_input_t::Attr::kFloat).f = value;
-  } catch (...) {
-    input->Failed();
-  }
+  SetAttribute(input, name, name_len, gavel_input_t::Attr::kFloat, [&](gavel_input_t::Attr& a) { a.f = value; });
 }
 void gavel_input_set_bool(gavel_input_t* input, const char* name, size_t name_len, int value) {
-  if (input == nullptr) return;
-  try {
-    input->Add(name, name_len, gavel_input_t::Attr::kBool).i = value != 0;
-  } catch (...) {
-    input->Failed();
-  }
+  SetAttribute(input, name, name_len, gavel_input_t::Attr::kBool, [&](gavel_input_t::Attr& a) { a.i = value != 0; });
 }
 void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t name_len, const char* const* values,
                                  const size_t* lens, size_t count) {
-  if (input == nullptr) return;
-  try {
-    gavel_input_t::Attr& a = input->Add(name, name_len, gavel_input_t::Attr::kStringList);
+  SetAttribute(input, name, name_len, gavel_input_t::Attr::kStringList, [&](gavel_input_t::Attr& a) {
     a.list.resize(count);
     for (size_t i = 0; i < count; ++i)
       a.list[i].assign(values && values[i] ? values[i] : "", values && values[i] && lens ? lens[i] : 0);
-  } catch (...) {
-    input->Failed();
-  }
+  });
 }
 
 const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* input, char** errptr) {
