@@ -108,6 +108,16 @@ void Worker::Evaluate(const Program& p, Phase phase) {
   for (uint32_t i : p.phase_predicates[static_cast<int>(phase)]) {
     Value v;
     VmError e;
+    if (p.fast[i].enabled) {
+      bool r;
+      if (RunFast(p, p.fast[i], slots_.data(), &r, &e)) {
+        if (r) T[i / 64] |= uint64_t(1) << (i % 64);
+      } else {
+        E[i / 64] |= uint64_t(1) << (i % 64);
+        d_.pred_error_info[i] = e;
+      }
+      continue;
+    }
     if (RunChunk(p, p.predicates[i].chunk, slots_.data(), regs_.data(), &arena_, &v, &e)) {
       if (v.kind == Kind::kBool) {
         if (v.b) T[i / 64] |= uint64_t(1) << (i % 64);

@@ -309,6 +309,25 @@ std::string VerifyAndLink(Program* p) {
   for (int ph = 0; ph < 2; ++ph)
     for (uint32_t i = 0; i < npred; ++i)
       if (p->phase_mask[ph][i / 64] >> (i % 64) & 1) p->phase_predicates[ph].push_back(i);
+  // load_slot x, s; <op>_k y, x, k; [not z, y;] ret  ->  a fast predicate.
+  p->fast.assign(npred, FastPredicate());
+  for (uint32_t i = 0; i < npred; ++i) {
+    const Chunk& c = p->chunks[p->predicates[i].chunk];
+    if (c.size != 3 && c.size != 4) continue;
+    const Instr* code = p->code.data() + c.begin;
+    const Op op = code[1].op;
+    const bool k_op = op == Op::kInK || (op >= Op::kEqK && op <= Op::kGeK);
+    if (code[0].op != Op::kLoadSlot || !k_op || code[1].b != code[0].a) continue;
+    const bool negate = c.size == 4;
+    if (negate && (code[2].op != Op::kNot || code[2].b != code[1].a || code[3].a != code[2].a)) continue;
+    if (!negate && code[2].a != code[1].a) continue;
+    FastPredicate& f = p->fast[i];
+    f.enabled = true;
+    f.negate = negate;
+    f.op = op;
+    f.slot = code[0].c;
+    f.constant = code[1].c;
+  }
   return "";
 }
 

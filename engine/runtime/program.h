@@ -141,6 +141,17 @@ struct UsageRule {
   std::string text;  // canonical source form
 };
 
+// A predicate of the most common shape, `attribute <op> constant` (optionally
+// negated), recognized at link time and evaluated without the interpreter
+// loop. Derived, never serialized; results and errors equal the chunk's.
+struct FastPredicate {
+  bool enabled = false;
+  bool negate = false;
+  Op op = Op::kNop;  // one of eq_k ... ge_k, in_k
+  uint32_t slot = 0;
+  uint32_t constant = 0;
+};
+
 struct Program {
   std::string package;
   std::string version;
@@ -166,6 +177,7 @@ struct Program {
   std::vector<uint32_t> phase_predicates[2];  // predicates each phase's rules read
   std::vector<uint64_t> phase_mask[2];        // same, as a bitset
   std::vector<uint64_t> rule_mask;            // per rule: `words` of predicates it reads
+  std::vector<FastPredicate> fast;            // per predicate
 
   const uint64_t* pos_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words]; }
   const uint64_t* neg_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words + words]; }

@@ -129,6 +129,57 @@ char* StringRoom(Arena* arena, uint64_t n) {
 
 }  // namespace
 
+bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool* out, VmError* err) {
+  const Value& v = slots[f.slot];
+  if (v.kind == Kind::kMissing) {
+    err->what = "attribute is absent";
+    err->slot = static_cast<int32_t>(f.slot);
+    return false;
+  }
+  const Value& k = p.consts[f.constant];
+  bool r = false;
+  if (f.op == Op::kInK) {
+    if (!Member(v, k, &r)) {
+      err->what = "membership test on values of the wrong kind";
+      err->slot = -1;
+      return false;
+    }
+  } else if ((f.op == Op::kEqK || f.op == Op::kNeK) && v.kind == Kind::kString && k.kind == Kind::kString) {
+    // Equality of strings needs no ordering: different lengths decide at once.
+    r = v.len == k.len && std::memcmp(v.s, k.s, v.len) == 0;
+    if (f.op == Op::kNeK) r = !r;
+  } else {
+    int c;
+    if (!Compare(v, k, &c)) {
+      err->what = "comparison of values of different kinds";
+      err->slot = -1;
+      return false;
+    }
+    switch (f.op) {
+      case Op::kEqK:
+        r = c == 0;
+        break;
+      case Op::kNeK:
+        r = c != 0;
+        break;
+      case Op::kLtK:
+        r = c < 0;
+        break;
+      case Op::kLeK:
+        r = c <= 0;
+        break;
+      case Op::kGtK:
+        r = c > 0;
+        break;
+      default:
+        r = c >= 0;
+        break;
+    }
+  }
+  *out = f.negate ? !r : r;
+  return true;
+}
+
 bool FindLiteral(const char* text, size_t len, const std::string& needle, bool caseless) {
   if (needle.empty()) return true;
   if (!caseless) return std::string_view(text, len).find(needle) != std::string_view::npos;
@@ -462,6 +513,14 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kGeK: {
         const bool k = in.op >= Op::kEqK;
         const Value& y = k ? consts[in.c] : regs[in.c];
+        const Value& x = regs[in.b];
+        if (x.kind == Kind::kString && y.kind == Kind::kString &&
+            (in.op == Op::kEq || in.op == Op::kNe || in.op == Op::kEqK || in.op == Op::kNeK)) {
+          // Equality of strings needs no ordering: different lengths decide at once.
+          const bool same = x.len == y.len && std::memcmp(x.s, y.s, x.len) == 0;
+          A = Value::Bool((in.op == Op::kEq || in.op == Op::kEqK) ? same : !same);
+          break;
+        }
         int c;
         if (!Compare(regs[in.b], y, &c)) FAIL("comparison of values of different kinds");
         bool r = false;

@@ -21,6 +21,10 @@ struct VmError {
 bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs, Arena* arena, Value* result,
               VmError* err);
 
+// Evaluates a predicate recognized as FastPredicate; same result and error
+// as running its chunk.
+bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool* out, VmError* err);
+
 // Appends a readable rendering of a value (for messages and explain).
 void AppendValue(const Value& v, std::string* out);
 
