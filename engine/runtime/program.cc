@@ -280,7 +280,15 @@ std::string VerifyAndLink(Program* p) {
   for (auto& ps : p->pattern_sets) {
     if (ps.patterns.empty()) return "empty pattern set " + ps.name;
     ps.has_regex = false;
-    for (const Pattern& pat : ps.patterns) ps.has_regex |= pat.regex;
+    ps.has_caseless = false;
+    ps.folded.clear();
+    for (const Pattern& pat : ps.patterns) {
+      ps.has_regex |= pat.regex;
+      ps.has_caseless |= pat.caseless;
+      ps.folded.push_back(pat.source);
+      for (char& ch : ps.folded.back())
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
   }
   p->rule_mask.assign(p->rules.size() * p->words, 0);
   for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();

@@ -130,7 +130,9 @@ struct Pattern {
 struct PatternSet {
   std::string name;
   std::vector<Pattern> patterns;
-  bool has_regex = false;  // derived by VerifyAndLink
+  bool has_regex = false;           // derived by VerifyAndLink
+  bool has_caseless = false;        // derived by VerifyAndLink
+  std::vector<std::string> folded;  // derived: each source in ASCII lower case
 };
 
 // Limits and budgets are checked by the ledger; the program carries their

@@ -573,9 +573,26 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         // A set with a regex cannot be answered without the screening engine,
         // whatever order its items are in.
         if (set.has_regex) FAIL("regular-expression patterns need the screening engine, which this build lacks");
+        // Caseless patterns search the text folded to lower case once per
+        // decision (memoized like lower()), with the pattern folded at load.
+        Value folded = t;
+        if (set.has_caseless) {
+          if (const Value* m = MemoFind(arena->memo, Op::kLower, t, nullptr)) {
+            folded = *m;
+          } else if (char* buf = StringRoom(arena, t.len)) {
+            for (uint32_t i = 0; i < t.len; ++i) buf[i] = LowerAscii(t.s[i]);
+            folded = Value::String(buf, t.len);
+            MemoPut(&arena->memo, Op::kLower, t, nullptr, folded);
+          } else {
+            FAIL("strings built by this decision exceed 64 MiB");
+          }
+        }
         int64_t count = 0;
-        for (const Pattern& pat : set.patterns) {
-          if (FindLiteral(t.s, t.len, pat.source, pat.caseless)) {
+        for (size_t i = 0; i < set.patterns.size(); ++i) {
+          const Pattern& pat = set.patterns[i];
+          const bool found = pat.caseless ? Sv(folded).find(set.folded[i]) != std::string_view::npos
+                                          : Sv(t).find(pat.source) != std::string_view::npos;
+          if (found) {
             ++count;
             if (in.op == Op::kScanAny) break;
           }
