@@ -1780,18 +1780,39 @@ TEST(Verifier, PredicatesAndRuleMatrix) {
   }
 }
 
+// Regression: with the list in the item register, writing the first item
+// overwrote the list mid-instruction and the cursor walked a string's bytes.
+TEST(Verifier, IterBeginListRegisterMustNotOverlapItsCursor) {
+  Builder b;
+  const uint32_t list = b.Const(CInts({1, 2}));
+  const uint32_t ch = b.Chunk(
+      {I(Op::kLoadConst, 3, 0, list), I(Op::kIterBegin, 2, 3, 3), I(Op::kIterNext, 2, 0, 2), I(Op::kRet, 0, 0, 0)}, 4);
+  (void)ch;
+  EXPECT_REFUSED(b.p(), "iter_begin's list register overlaps its cursor");
+}
+
 TEST(Verifier, Rules) {
   auto rule = [](Valid& v) -> Rule& { return v.p().rules[0]; };
-  for (uint16_t status : {1, 99, 600, 999, 65535}) {
+  // A deny may carry a 4xx or 5xx status (a hostile bundle once could make a
+  // deny answer 200); other effects carry none.
+  for (uint16_t status : {1, 99, 100, 200, 399, 600, 999, 65535}) {
     SCOPED_TRACE(status);
     Valid v;
+    rule(v).effect = Effect::kDeny;
     rule(v).status = status;
     EXPECT_REFUSED(v.p(), "rule 0: bad status");
   }
-  for (uint16_t status : {0, 100, 403, 599}) {
+  for (uint16_t status : {0, 400, 403, 599}) {
     Valid v;
+    rule(v).effect = Effect::kDeny;
     rule(v).status = status;
     EXPECT_EQ(Verify(v.p()), "") << status;
+  }
+  {
+    Valid v;
+    rule(v).effect = Effect::kFlag;
+    rule(v).status = 403;
+    EXPECT_REFUSED(v.p(), "rule 0: bad status");
   }
   {
     Valid v;

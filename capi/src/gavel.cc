@@ -97,6 +97,10 @@ struct alignas(gavel::kCacheLine) gavel_worker_t {
   gavel_engine_t* engine = nullptr;
   uint64_t seen_version = 0;
   EngineSnapshot snap;
+  // The engine the current decision was made with: the decision points into
+  // it, so it lives until the next successful decision, even if a reload
+  // and a failed call have moved the snapshot on.
+  std::shared_ptr<const Engine> decided;
   gavel::Worker active;
   gavel::Worker shadow;
   gavel_decision_t decision;
@@ -607,6 +611,7 @@ const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* inp
     }
     ++w->seq;
     const Decision& d = w->active.Decide(engine, in, opts);
+    w->decided = w->snap.active;
     w->decision.d = &d;
     w->decision.json_ready = false;
 

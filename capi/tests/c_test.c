@@ -2075,6 +2075,38 @@ static void TestManyHandles(void) {
 
 static void Load(Bundle* b, const char* path) { b->bytes = ReadFile(path, &b->len); }
 
+/* Regression: a failed gavel_decide after reloads used to release the engine
+ * the previous decision pointed into (the header promises a failed call
+ * leaves that decision as it was). */
+static void TestDecisionSurvivesFailedCallAfterReloads(void) {
+  static const char kRequest[] = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  gavel_engine_t* e;
+  gavel_worker_t* w;
+  gavel_input_t* in;
+  const gavel_decision_t* d;
+  char* err = NULL;
+  size_t len = 0;
+  const char* json;
+  StartPhase("decision survives a failed call after reloads");
+  e = Open(&support, NULL);
+  w = Worker(e);
+  in = gavel_input_create();
+  gavel_input_set_request_json(in, kRequest, sizeof kRequest - 1);
+  d = Decide(w, in);
+  CHECK(gavel_engine_reload(e, knowledge.bytes, knowledge.len, &err) == 1);
+  CHECK(gavel_engine_reload(e, coding.bytes, coding.len, &err) == 1);
+  gavel_input_set_string(in, "principal.no_such_attribute", 27, "x", 1);
+  CHECK(gavel_decide(w, in, &err) == NULL);
+  CHECK(err != NULL);
+  gavel_free(err);
+  err = NULL;
+  json = gavel_decision_json(d, &len);
+  CHECK(len > 0 && strstr(json, "\"acme.support\"") != NULL);
+  gavel_input_destroy(in);
+  gavel_worker_destroy(w);
+  gavel_engine_destroy(e);
+}
+
 int main(int argc, char** argv) {
   if (argc != 8) {
     fprintf(stderr,
@@ -2107,6 +2139,7 @@ int main(int argc, char** argv) {
   TestNulls();
   TestManyHandles();
   TestAttributeTypes();
+  TestDecisionSurvivesFailedCallAfterReloads();
 
   free(support.bytes);
   free(knowledge.bytes);

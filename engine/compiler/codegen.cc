@@ -230,11 +230,16 @@ int Gen::GenBinary(const Expr& e, ChunkBuilder& cb) {
   const bool negated = op.rfind("not ", 0) == 0;
   const std::string base = negated ? op.substr(4) : op;
   if (op == "and" || op == "or") {
-    // Both sides are evaluated: they have no side effects, and Kleene logic
-    // needs both when one of them is an error.
-    int a = GenExpr(*e.kids[0], cb), b = GenExpr(*e.kids[1], cb);
+    // r = a; if a decides (false for and, true for or) skip b; else
+    // r = a and/or b with Kleene logic. An error on the left does not jump,
+    // so b can still decide.
     int r = Reg(cb);
-    Emit(cb, op == "and" ? Op::kAnd : Op::kOr, r, a, b);
+    int a = GenExpr(*e.kids[0], cb);
+    Emit(cb, Op::kMove, r, a, 0);
+    size_t skip = Emit(cb, op == "and" ? Op::kJumpIfFalse : Op::kJumpIfTrue, r, 0, 0);
+    int b = GenExpr(*e.kids[1], cb);
+    Emit(cb, op == "and" ? Op::kAnd : Op::kOr, r, r, b);
+    cb.code[skip].c = static_cast<uint32_t>(cb.code.size());
     return r;
   }
   int r;

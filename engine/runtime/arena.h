@@ -79,6 +79,10 @@ struct StringMemo {
 
 struct Arena {
   static constexpr size_t kMaxVmStringBytes = 64u << 20;  // per decision
+  // Backward jumps (loop iterations) per decision, over all chunks: the CPU a
+  // single request can cost is bounded, however many predicates loop.
+  static constexpr uint32_t kStepBudget = 1u << 22;
+  uint32_t steps_left = kStepBudget;
   BlockArena<Value> values{1024};
   BlockArena<char> bytes{16384};
   StringMemo memo;
@@ -88,6 +92,7 @@ struct Arena {
     bytes.Reset();
     memo.Reset();
     vm_string_bytes = 0;
+    steps_left = kStepBudget;
   }
 };
 

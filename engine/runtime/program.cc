@@ -228,6 +228,8 @@ std::string VerifyChunk(const Program& p, size_t ci) {
     }
     if ((in.op == Op::kIterBegin || in.op == Op::kIterNext) && uint32_t(in.a) + 1 >= c.nregs)
       return Fmt("chunk %zu @%u: iterator item register out of range", ci, pc);
+    if (in.op == Op::kIterBegin && (in.b == uint32_t(in.a) + 1 || in.b == in.a))
+      return Fmt("chunk %zu @%u: iter_begin's list register overlaps its cursor", ci, pc);
     if (in.op == Op::kCost && uint32_t(in.b) + 2 >= c.nregs)
       return Fmt("chunk %zu @%u: cost arguments out of range", ci, pc);
   }
@@ -283,6 +285,7 @@ std::string VerifyAndLink(Program* p) {
     ps.has_caseless = false;
     ps.folded.clear();
     for (const Pattern& pat : ps.patterns) {
+      if (pat.source.empty()) return "pattern set " + ps.name + " has an empty pattern";
       ps.has_regex |= pat.regex;
       ps.has_caseless |= pat.caseless;
       ps.folded.push_back(pat.source);
@@ -295,7 +298,9 @@ std::string VerifyAndLink(Program* p) {
   for (size_t r = 0; r < p->rules.size(); ++r) {
     const Rule& rule = p->rules[r];
     if (rule.effect > Effect::kRedact || rule.phase > Phase::kResponse) return Fmt("rule %zu: bad effect", r);
-    if (rule.status != 0 && (rule.status < 100 || rule.status > 599)) return Fmt("rule %zu: bad status", r);
+    // As the checker allows: only a deny has a status, and it is a 4xx or 5xx.
+    if (rule.status != 0 && (rule.effect != Effect::kDeny || rule.status < 400 || rule.status > 599))
+      return Fmt("rule %zu: bad status", r);
     // a rule with no conjunction never fires; a conjunction with no terms always does
     if (rule.conj_begin > nconj || rule.conj_count > nconj - rule.conj_begin)
       return Fmt("rule %zu: conjunctions out of bounds", r);

@@ -13,8 +13,6 @@ namespace gavel {
 
 namespace {
 
-constexpr uint32_t kStepBudget = 1u << 22;  // backward jumps per chunk
-
 inline bool IsNum(const Value& v) { return v.kind == Kind::kInt || v.kind == Kind::kFloat; }
 inline double AsF(const Value& v) { return v.kind == Kind::kFloat ? v.f : static_cast<double>(v.i); }
 inline std::string_view Sv(const Value& v) { return std::string_view(v.s, v.len); }
@@ -317,7 +315,6 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
   const Instr* code = p.code.data() + ch.begin;
   const Value* consts = p.consts.data();
   uint32_t pc = 0;
-  uint32_t steps = kStepBudget;
   // Registers start empty, so nothing from an earlier chunk (or engine) is read.
   for (uint32_t i = 0; i < ch.nregs; ++i) regs[i] = Value();
   err->what = nullptr;
@@ -602,7 +599,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       }
       case Op::kLower:
       case Op::kUpper: {
-        const Value& x = regs[in.b];
+        const Value x = regs[in.b];  // a copy: r[a] may be r[b]
         if (x.kind != Kind::kString) FAIL("lower/upper of a non-string");
         if (const Value* m = MemoFind(arena->memo, in.op, x, nullptr)) {
           A = *m;
@@ -647,7 +644,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         if (A.kind == Kind::kBool && A.b == (in.op == Op::kJumpIfTrue)) pc = in.c;
         break;
       case Op::kIterBegin: {
-        const Value& l = regs[in.b];
+        const Value l = regs[in.b];  // a copy: writing the item register must not change it
         if (l.kind != Kind::kList) {
           if (!err->what) err->what = "iterating a value that is not a list";
           A = ErrorValue();
@@ -675,12 +672,12 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         if (it.len > 0) {
           // A resource limit, not a value: the whole chunk fails, so no
           // enclosing loop can go on past it.
-          if (steps == 0) {
+          if (arena->steps_left == 0) {
             err->what = "step budget exhausted";
             err->slot = -1;
             return false;
           }
-          --steps;
+          --arena->steps_left;
           regs[in.a + 1] = it.items[0];
           ++it.items;
           --it.len;
