@@ -635,6 +635,18 @@ TEST_F(DecodeTest, DuplicateKeysInTheRequestAreRefused) {
   }
 }
 
+// Regression: a response whose choices or output had the wrong shape decoded
+// to an empty text, which screening rules then let through.
+TEST_F(DecodeTest, ResponseFieldsOfTheWrongShapeAreErrors) {
+  body_ = R"({"choices":"zzz"})";
+  DecodeInput in;
+  in.response = body_;
+  ExpectError(in, "response.choices", "expected an array, got string");
+  body_ = R"({"output":{"text":"x"}})";
+  in.response = body_;
+  ExpectError(in, "response.output", "expected an array, got object");
+}
+
 TEST_F(DecodeTest, NonObjectBodies) {
   ExpectRequestError("[1,2]", "request", "expected a JSON object, got array");
   ExpectRequestError(R"("just a string")", "request", "expected a JSON object, got string");

@@ -243,6 +243,17 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
                            (want == Kind::kMissing ? " (set it through the JSON body)" : ""));
       return false;
     }
+    // The same limits the decoder applies to JSON.
+    if (a.type == gavel_input_t::Attr::kStringList && a.list.size() > gavel::DecodeLimits().max_list) {
+      SetError(errptr,
+               "attribute '" + a.name + "' has more than " + std::to_string(gavel::DecodeLimits().max_list) + " items");
+      return false;
+    }
+    if (a.type == gavel_input_t::Attr::kInt && a.i < 0 &&
+        (slot == gavel::kSlotRequestMaxTokens || slot == gavel::kSlotRequestInputTokens)) {
+      SetError(errptr, "attribute '" + a.name + "' must not be negative");
+      return false;
+    }
     AttributeValue& av = (*out)[i];
     av.slot = static_cast<uint32_t>(slot);
     switch (a.type) {

@@ -429,7 +429,11 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
       total += d[v].len + 1;
     }
   };
+  // As strict as requests: a field of the wrong shape is an error, not an
+  // empty text that screening would wave through.
   uint32_t ch = d.find(root, "choices");
+  if (ch != kNone && d[ch].type != Type::Array && d[ch].type != Type::Null)
+    return Fail(c, "response.choices", "expected an array, " + Got(d[ch]));
   if (ch != kNone && d[ch].type == Type::Array) {
     uint32_t e = ch + 1;
     for (uint32_t k = 0; k < d[ch].count; ++k, e = d[e].next) {
@@ -444,6 +448,8 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
     }
   }
   uint32_t out = d.find(root, "output");
+  if (out != kNone && d[out].type != Type::Array && d[out].type != Type::Null)
+    return Fail(c, "response.output", "expected an array, " + Got(d[out]));
   if (out != kNone && d[out].type == Type::Array) {
     uint32_t e = out + 1;
     for (uint32_t k = 0; k < d[out].count; ++k, e = d[e].next) {
