@@ -622,7 +622,9 @@ const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* inp
     }
     ++w->seq;
     const Decision& d = w->active.Decide(engine, in, opts);
-    w->decided = w->snap.active;
+    // Compared first: copying a shared_ptr every decision would make all
+    // threads write the engine's reference count.
+    if (w->decided.get() != w->snap.active.get()) w->decided = w->snap.active;
     w->decision.d = &d;
     w->decision.json_ready = false;
 
