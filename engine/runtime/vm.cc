@@ -97,6 +97,27 @@ bool Member(const Value& x, const Value& c, bool* out) {
   }
 }
 
+// The comparison instructions' meaning, shared by the interpreter and RunFast
+// so the two cannot drift. op is one of eq..ge or eq_k..ge_k. Returns false
+// when the values do not compare (different kinds, NaN).
+bool CompareBy(Op op, const Value& x, const Value& y, bool* out) {
+  const int which = op >= Op::kEqK ? static_cast<int>(op) - static_cast<int>(Op::kEqK)
+                                   : static_cast<int>(op) - static_cast<int>(Op::kEq);
+  if (which <= 1 && x.kind == Kind::kString && y.kind == Kind::kString) {
+    // Equality of strings needs no ordering: different lengths decide at once.
+    const bool same = x.len == y.len && std::memcmp(x.s, y.s, x.len) == 0;
+    *out = which == 0 ? same : !same;
+    return true;
+  }
+  int c;
+  if (!Compare(x, y, &c)) return false;
+  static constexpr bool kByOrder[6][3] = {// c < 0, c == 0, c > 0
+                                          {false, true, false}, {true, false, true},  {true, false, false},
+                                          {true, true, false},  {false, false, true}, {false, true, true}};
+  *out = kByOrder[which][c + 1];
+  return true;
+}
+
 inline char LowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? char(ch + 32) : ch; }
 
 const Value* MemoFind(const StringMemo& m, Op op, const Value& a, const Value* b) {
@@ -142,37 +163,10 @@ bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool*
       err->slot = -1;
       return false;
     }
-  } else if ((f.op == Op::kEqK || f.op == Op::kNeK) && v.kind == Kind::kString && k.kind == Kind::kString) {
-    // Equality of strings needs no ordering: different lengths decide at once.
-    r = v.len == k.len && std::memcmp(v.s, k.s, v.len) == 0;
-    if (f.op == Op::kNeK) r = !r;
-  } else {
-    int c;
-    if (!Compare(v, k, &c)) {
-      err->what = "comparison of values of different kinds";
-      err->slot = -1;
-      return false;
-    }
-    switch (f.op) {
-      case Op::kEqK:
-        r = c == 0;
-        break;
-      case Op::kNeK:
-        r = c != 0;
-        break;
-      case Op::kLtK:
-        r = c < 0;
-        break;
-      case Op::kLeK:
-        r = c <= 0;
-        break;
-      case Op::kGtK:
-        r = c > 0;
-        break;
-      default:
-        r = c >= 0;
-        break;
-    }
+  } else if (!CompareBy(f.op, v, k, &r)) {
+    err->what = "comparison of values of different kinds";
+    err->slot = -1;
+    return false;
   }
   *out = f.negate ? !r : r;
   return true;
@@ -508,40 +502,9 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kLeK:
       case Op::kGtK:
       case Op::kGeK: {
-        const bool k = in.op >= Op::kEqK;
-        const Value& y = k ? consts[in.c] : regs[in.c];
-        const Value& x = regs[in.b];
-        if (x.kind == Kind::kString && y.kind == Kind::kString &&
-            (in.op == Op::kEq || in.op == Op::kNe || in.op == Op::kEqK || in.op == Op::kNeK)) {
-          // Equality of strings needs no ordering: different lengths decide at once.
-          const bool same = x.len == y.len && std::memcmp(x.s, y.s, x.len) == 0;
-          A = Value::Bool((in.op == Op::kEq || in.op == Op::kEqK) ? same : !same);
-          break;
-        }
-        int c;
-        if (!Compare(regs[in.b], y, &c)) FAIL("comparison of values of different kinds");
-        bool r = false;
-        switch (k ? static_cast<int>(in.op) - static_cast<int>(Op::kEqK)
-                  : static_cast<int>(in.op) - static_cast<int>(Op::kEq)) {
-          case 0:
-            r = c == 0;
-            break;
-          case 1:
-            r = c != 0;
-            break;
-          case 2:
-            r = c < 0;
-            break;
-          case 3:
-            r = c <= 0;
-            break;
-          case 4:
-            r = c > 0;
-            break;
-          default:
-            r = c >= 0;
-            break;
-        }
+        const Value& y = in.op >= Op::kEqK ? consts[in.c] : regs[in.c];
+        bool r;
+        if (!CompareBy(in.op, regs[in.b], y, &r)) FAIL("comparison of values of different kinds");
         A = Value::Bool(r);
         break;
       }
