@@ -164,6 +164,10 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
 // Prints an expression in canonical form (formatter, predicate names, explain).
 std::string PrintExpr(const Expr& e);
 
+// Unescapes the text between a string literal's quotes (\n \t \r \" \\ \$ \/
+// \uXXXX). Returns false with the reason on a bad escape.
+bool UnescapeLiteral(const std::string& raw, std::string* out, std::string* why);
+
 // Quotes a string literal, escaping what needs it.
 std::string QuoteString(const std::string& s);
 

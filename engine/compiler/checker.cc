@@ -37,43 +37,10 @@ bool IsRoot(const std::string& n) {
   return false;
 }
 
+// Message segments were already checked as part of their literal.
 std::string Unescape(const std::string& raw) {
-  std::string out;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '\\' || i + 1 >= raw.size()) {
-      out += raw[i];
-      continue;
-    }
-    char n = raw[++i];
-    switch (n) {
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 'u': {
-        long cp = std::strtol(raw.substr(i + 1, 4).c_str(), nullptr, 16);
-        i += 4;
-        if (cp < 0x80) {
-          out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-          out += static_cast<char>(0xC0 | (cp >> 6));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-          out += static_cast<char>(0xE0 | (cp >> 12));
-          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-        break;
-      }
-      default:
-        out += n;
-    }
-  }
+  std::string out, why;
+  UnescapeLiteral(raw, &out, &why);
   return out;
 }
 

@@ -92,16 +92,21 @@ class ErrorCollector : public antlr4::BaseErrorListener {
   int count_ = 0;
 };
 
-bool UnescapeString(const std::string& raw, std::string* out, std::string* why) {
-  // raw includes the quotes
+}  // namespace
+
+bool UnescapeLiteral(const std::string& raw, std::string* out, std::string* why) {
   out->clear();
-  for (size_t i = 1; i + 1 < raw.size(); ++i) {
+  for (size_t i = 0; i < raw.size(); ++i) {
     char c = raw[i];
     if (c != '\\') {
       *out += c;
       continue;
     }
-    char n = raw[++i];
+    if (++i == raw.size()) {
+      *why = "a string ends in a lone backslash";
+      return false;
+    }
+    char n = raw[i];
     switch (n) {
       case 'n':
         *out += '\n';
@@ -125,7 +130,7 @@ bool UnescapeString(const std::string& raw, std::string* out, std::string* why) 
         *out += '/';
         break;
       case 'u': {
-        if (i + 4 >= raw.size() - 0) {
+        if (i + 4 >= raw.size()) {
           *why = "\\u needs four hex digits";
           return false;
         }
@@ -157,6 +162,8 @@ bool UnescapeString(const std::string& raw, std::string* out, std::string* why) 
   return true;
 }
 
+namespace {
+
 class Builder {
  public:
   Builder(antlr4::CommonTokenStream* tokens, Diagnostics* diags, uint32_t base)
@@ -178,7 +185,9 @@ class Builder {
   std::string StringValue(antlr4::tree::TerminalNode* t) {
     if (!t) return {};
     std::string out, why;
-    if (!UnescapeString(t->getText(), &out, &why)) diags_->Error("E0003", TokRange(t->getSymbol(), base_), why);
+    const std::string raw = t->getText();  // with its quotes
+    if (!UnescapeLiteral(raw.substr(1, raw.size() - 2), &out, &why))
+      diags_->Error("E0003", TokRange(t->getSymbol(), base_), why);
     return out;
   }
 
