@@ -378,6 +378,29 @@ bool Sampled(gavel_worker_t* w, double rate) {
   return static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) < rate;
 }
 
+// Loads a bundle outside the lock (verification can take a while), then
+// applies `place` to the engine's state under it and publishes the change.
+// Returns 1, or 0 with *errptr when the bundle is refused (state unchanged).
+using EnginePtr = std::shared_ptr<const Engine>;
+template <typename Place>
+int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr, Place place) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return 0;
+  }
+  try {
+    EnginePtr e = LoadBundle(bundle, bundle_len, errptr);
+    if (!e) return 0;
+    std::lock_guard<std::mutex> lock(engine->mu);
+    place(engine, std::move(e));
+    engine->version.fetch_add(1, std::memory_order_release);
+    return 1;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("cannot load bundle: ") + ex.what());
+    return 0;
+  }
+}
+
 // Adds an attribute to the input; a failure to store it (out of memory) is
 // remembered and reported by gavel_decide, never half-applied.
 template <typename Fill>
@@ -423,23 +446,11 @@ gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bu
 void gavel_engine_destroy(gavel_engine_t* engine) { delete engine; }
 
 int gavel_engine_reload(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
-  if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
-    return 0;
-  }
-  try {
-    auto e = LoadBundle(bundle, bundle_len, errptr);
-    if (!e) return 0;
-    std::lock_guard<std::mutex> lock(engine->mu);
-    engine->previous = std::move(engine->state.active);
-    engine->state.active = std::move(e);
-    engine->generation.fetch_add(1, std::memory_order_relaxed);
-    engine->version.fetch_add(1, std::memory_order_release);
-    return 1;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("reload failed: ") + ex.what());
-    return 0;
-  }
+  return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
+    en->previous = std::move(en->state.active);
+    en->state.active = std::move(e);
+    en->generation.fetch_add(1, std::memory_order_relaxed);
+  });
 }
 
 int gavel_engine_rollback(gavel_engine_t* engine, char** errptr) {
@@ -469,23 +480,11 @@ uint64_t gavel_engine_generation(const gavel_engine_t* engine) {
 }
 
 int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
-  if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
-    return 0;
-  }
-  try {
-    auto e = LoadBundle(bundle, bundle_len, errptr);
-    if (!e) return 0;
-    std::lock_guard<std::mutex> lock(engine->mu);
-    engine->state.shadow = std::move(e);
-    engine->shadow_decisions = 0;
-    engine->shadow_differences = 0;
-    engine->version.fetch_add(1, std::memory_order_release);
-    return 1;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("cannot load shadow bundle: ") + ex.what());
-    return 0;
-  }
+  return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
+    en->state.shadow = std::move(e);
+    en->shadow_decisions = 0;
+    en->shadow_differences = 0;
+  });
 }
 
 void gavel_engine_clear_shadow(gavel_engine_t* engine) {
