@@ -27,8 +27,8 @@ const std::vector<std::string> kFileKeys = {"policy", "defaults", "cases"};
 const std::vector<std::string> kInputKeys = {"principal",    "context", "env",     "endpoint",
                                              "input_tokens", "request", "response"};
 const std::vector<std::string> kLedgerKeys = {"repeat", "at", "advance"};
-const std::vector<std::string> kExpectKeys = {"decision", "status",    "code",  "message", "rule",
-                                              "rules",    "not_rules", "route", "flags",   "errors"};
+const std::vector<std::string> kExpectKeys = {"decision",  "status", "code",  "message", "rule",      "rules",
+                                              "not_rules", "route",  "flags", "errors",  "redactions"};
 const std::vector<std::string> kEndpoints = {"chat", "completions", "responses", "embeddings"};
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
@@ -295,9 +295,35 @@ class CaseParser {
         if (!StringField(v, key, &s)) return;
         x.route = s;
       } else if (key == "redactions") {
-        return Fail(kv.first,
-                    "expect.redactions needs redaction spans from the screening engine, "
-                    "not available in this build");
+        if (!v.IsSequence())
+          return Fail(v, "expect.redactions must be a list such as [{kind: std.pii.email, text: \"a@b.io\"}]");
+        std::vector<ExpectedRedaction> list;
+        for (const YAML::Node& item : v) {
+          if (!item.IsMap())
+            return Fail(item, "a redaction is a mapping with `kind` (and `text`, `field`, `replacement`)");
+          ExpectedRedaction r;
+          bool has_kind = false;
+          for (const auto& f : item) {
+            std::string k, val;
+            if (!ScalarText(f.first, &k)) return Fail(f.first, "keys must be plain names");
+            if (!ScalarText(f.second, &val)) return Fail(f.second, "expect.redactions." + k + " must be a string");
+            if (k == "kind") {
+              r.kind = val;
+              has_kind = true;
+            } else if (k == "text") {
+              r.text = val;
+            } else if (k == "field") {
+              r.field = val;
+            } else if (k == "replacement") {
+              r.replacement = val;
+            } else {
+              return Fail(f.first, "unknown key '" + k + "' in a redaction (kind, text, field, replacement)");
+            }
+          }
+          if (!has_kind) return Fail(item, "a redaction needs `kind`");
+          list.push_back(std::move(r));
+        }
+        x.redactions = std::move(list);
       } else {
         return Fail(kv.first, "in expect: " + UnknownKey(key, kExpectKeys));
       }

@@ -11,18 +11,26 @@
 
 namespace gavel::policyc {
 
+// One expected redaction: its kind, and optionally the original text it
+// covers, the field it is in and its replacement.
+struct ExpectedRedaction {
+  std::string kind;
+  std::optional<std::string> text, field, replacement;
+};
+
 struct Expectation {
   bool allow = true;
   std::optional<int64_t> status;
   std::optional<std::string> code;
-  std::optional<std::string> message;                 // a substring of the decision message
-  std::optional<std::string> rule;                    // this rule fired
-  std::optional<std::vector<std::string>> rules;      // exactly these fired, in order
-  std::optional<std::vector<std::string>> not_rules;  // none of these fired
-  std::optional<std::vector<std::string>> flags;      // exactly these flag rules fired
-  std::optional<std::vector<std::string>> errors;     // exactly these rules errored
-  bool route_given = false;                           // `route:` present
-  std::optional<std::string> route;                   // empty with route_given: no route expected
+  std::optional<std::string> message;                        // a substring of the decision message
+  std::optional<std::string> rule;                           // this rule fired
+  std::optional<std::vector<std::string>> rules;             // exactly these fired, in order
+  std::optional<std::vector<std::string>> not_rules;         // none of these fired
+  std::optional<std::vector<std::string>> flags;             // exactly these flag rules fired
+  std::optional<std::vector<std::string>> errors;            // exactly these rules errored
+  std::optional<std::vector<ExpectedRedaction>> redactions;  // exactly these, in order
+  bool route_given = false;                                  // `route:` present
+  std::optional<std::string> route;                          // empty with route_given: no route expected
 };
 
 // A case's inputs as the decoder takes them: JSON text, empty = absent.

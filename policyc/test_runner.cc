@@ -57,7 +57,15 @@ std::vector<std::string> UnknownRuleNames(const Expectation& x, const Program& p
 }
 
 // The per-field differences between `x` and `d`; empty if the case passes.
-std::vector<std::string> Compare(const Expectation& x, const Decision& d) {
+std::string RedactionText(const ExpectedRedaction& r) {
+  std::string s = "{kind: " + r.kind;
+  if (r.text) s += ", text: " + Quoted(*r.text);
+  if (r.field) s += ", field: " + *r.field;
+  if (r.replacement) s += ", replacement: " + Quoted(*r.replacement);
+  return s + "}";
+}
+
+std::vector<std::string> Compare(const Expectation& x, const Decision& d, const std::vector<TextLeaf>& leaves) {
   const Program& p = d.engine->program();
   std::vector<std::string> fired, flags, errored;
   for (const Reason& r : d.fired) {
@@ -93,6 +101,24 @@ std::vector<std::string> Compare(const Expectation& x, const Decision& d) {
     if (got != want || d.has_route != x.route.has_value())
       diff.push_back("route: expected " + (x.route ? *x.route : "no route") + ", got " +
                      (d.has_route ? d.route : "no route"));
+  }
+  if (x.redactions) {
+    // Each expectation names only the keys it gives; the actual redactions are shown with the same keys.
+    std::vector<std::string> want, got;
+    for (size_t i = 0; i < std::max(x.redactions->size(), d.redactions.size()); ++i) {
+      const ExpectedRedaction* e = i < x.redactions->size() ? &(*x.redactions)[i] : nullptr;
+      if (e) want.push_back(RedactionText(*e));
+      if (i >= d.redactions.size()) continue;
+      const Redaction& r = d.redactions[i];
+      const RedactedField& f = d.redacted[r.field];
+      ExpectedRedaction a;
+      a.kind = r.kind;
+      if (!e || e->text) a.text = std::string(leaves[f.leaf].text.s + r.begin, r.end - r.begin);
+      if (!e || e->field) a.field = f.path;
+      if (!e || e->replacement) a.replacement = r.replacement;
+      got.push_back(RedactionText(a));
+    }
+    if (want != got) diff.push_back("redactions: expected " + ListText(want) + ", got " + ListText(got));
   }
   if (x.flags && *x.flags != flags)
     diff.push_back("flags: expected " + ListText(*x.flags) + ", got " + ListText(flags));
@@ -222,7 +248,7 @@ class TestRun {
     opts.phase = tc.input.has_response ? Phase::kResponse : Phase::kRequest;
     const Decision& d = worker_.Decide(*policy->engine, in, opts);
     for (const Reason& r : d.fired) policy->fired[r.rule] = true;
-    std::vector<std::string> diff = Compare(tc.expect, d);
+    std::vector<std::string> diff = Compare(tc.expect, d, worker_.leaves());
     if (diff.empty()) {
       ++passed_;
       std::printf("PASS %s\n", tc.name.c_str());

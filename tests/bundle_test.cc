@@ -244,7 +244,9 @@ TEST(Bundle, EverySingleByteFlipIsRefused) {
       if (i < 8)
         EXPECT_EQ(e, "not a gavel bundle (bad magic)") << i;
       else if (i < 12)
-        EXPECT_NE(e.find("is not supported (this runtime reads version 1)"), std::string::npos) << e;
+        EXPECT_NE(e.find("is not supported (this runtime reads version " + std::to_string(kBundleFormatVersion) + ")"),
+                  std::string::npos)
+            << e;
       else if (i < 16)
         EXPECT_EQ(e, "bundle has unknown flags") << i;
       else if (i < 24)
@@ -281,7 +283,7 @@ TEST(Bundle, HeaderChecks) {
     b = "not a bundle at all, but long enough to have a header";
     EXPECT_EQ(Read(b), "not a gavel bundle (bad magic)");
   }
-  for (uint32_t v : {0u, 2u, 3u, 0xffffffffu}) {
+  for (uint32_t v : {0u, kBundleFormatVersion - 1, kBundleFormatVersion + 1, 0xffffffffu}) {
     std::string b = bytes;
     SetU32(&b, 8, v);
     EXPECT_EQ(Read(b), "bundle format version " + std::to_string(v) + " is not supported (this runtime reads version " +

@@ -7,7 +7,10 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <regex>
 #include <stdexcept>
+
+#include "engine/screen/normalize.h"
 
 namespace gavel {
 namespace reference {
@@ -188,9 +191,27 @@ char UpperAscii(char c) { return c >= 'a' && c <= 'z' ? char(c - 32) : c; }
 
 // "Literal patterns are searched as substrings (ASCII case-insensitively with
 // caseless)."
-bool Occurs(const std::string& text, const Pattern& p) {
-  if (!p.caseless) return text.find(p.source) != std::string::npos;
-  std::string t = text, n = p.source;
+// Screening sees text after normalization (invisible characters removed,
+// full-width forms folded); literals are normalized the same way.
+std::string Normalized(const std::string& s) {
+  NormalizedText n;
+  return NormalizeForScreening(s.data(), s.size(), &n) ? n.text : s;
+}
+
+// A regex pattern, by the standard library's ECMAScript engine: independent
+// of the screening engine, and enough for the simple regexes the generated
+// policies use.
+bool RegexOccurs(const std::string& text, const Pattern& p) {
+  std::regex::flag_type f = std::regex::ECMAScript;
+  if (p.caseless) f |= std::regex::icase;
+  return std::regex_search(Normalized(text), std::regex(p.source, f));
+}
+
+bool Occurs(const std::string& raw, const Pattern& p) {
+  if (p.regex) return RegexOccurs(raw, p);
+  const std::string text = Normalized(raw);
+  if (!p.caseless) return text.find(Normalized(p.source)) != std::string::npos;
+  std::string t = text, n = Normalized(p.source);
   for (char& c : t) c = LowerAscii(c);
   for (char& c : n) c = LowerAscii(c);
   return t.find(n) != std::string::npos;
@@ -401,18 +422,15 @@ class Evaluator {
     throw std::logic_error("reference: '%' of floats");
   }
 
-  // "text contains set": true if any pattern of the set occurs; a set that
-  // holds a regex is a rule error until the screening engine exists.
+  // "text contains set": true if any pattern of the set occurs.
   int64_t Scan(uint32_t set, const std::string& text, bool count) {
     const PatternSet& ps = scope_.pattern_sets.at(set);
-    for (const Pattern& p : ps.patterns)
-      if (p.regex) Fail("pattern set '" + ps.name + "' holds a regex, which needs the screening engine");
     // count(): "the number of distinct patterns of the set that occur".
     std::vector<const Pattern*> seen;
     int64_t n = 0;
     for (const Pattern& p : ps.patterns) {
       bool dup = false;
-      for (const Pattern* q : seen) dup |= q->source == p.source && q->caseless == p.caseless;
+      for (const Pattern* q : seen) dup |= q->source == p.source && q->caseless == p.caseless && q->regex == p.regex;
       if (dup) continue;
       seen.push_back(&p);
       if (Occurs(text, p)) {
@@ -435,8 +453,9 @@ class Evaluator {
     const std::string base = negated ? op.substr(4) : op;
     auto result = [&](bool r) { return Bool(negated ? !r : r); };
     if (base == "matches") {
-      Eval(*e.kids[0]);
-      Fail("regex needs the screening engine");
+      RValue t = Eval(*e.kids[0]);
+      if (t.k != RValue::kString) Fail("matches on a non-string");
+      return result(Scan(static_cast<uint32_t>(e.kids[1]->index), t.s, false) > 0);
     }
     if (base == "contains" && e.kids[1]->type && e.kids[1]->type->k == Type::kPattern) {
       RValue t = Eval(*e.kids[0]);

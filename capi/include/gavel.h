@@ -210,15 +210,58 @@ GAVEL_EXPORT size_t gavel_decision_error_count(const gavel_decision_t* d);
 GAVEL_EXPORT const char* gavel_decision_error_rule(const gavel_decision_t* d, size_t i, size_t* len);
 GAVEL_EXPORT const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, size_t* len);
 
-/* Redaction spans. The screening engine that produces them is not in this
- * build: the count is always 0, and accessors for each span (field path,
- * UTF-8 byte offsets, kind, replacement) arrive with it. */
+/* Redactions of an allowed decision (a denied one has none). Each span lies in
+ * one JSON string of the body, named by its path ("request.messages[1].content",
+ * "request.messages[0].content[2].text", "response.choices[0].message.content");
+ * begin/end are UTF-8 byte offsets into that string's decoded value. Spans are
+ * ordered by field then offset and never overlap (overlapping matches are
+ * merged). kind is the pattern set that matched ("std.pii.credit_card");
+ * replacement is the rule's `with` text. The matched text itself is never
+ * returned. gavel_decision_redaction returns 0 when i is out of range. Any
+ * output pointer may be NULL. */
 GAVEL_EXPORT size_t gavel_decision_redaction_count(const gavel_decision_t* d);
+GAVEL_EXPORT int gavel_decision_redaction(const gavel_decision_t* d, size_t i, const char** field, size_t* field_len,
+                                          size_t* begin, size_t* end, const char** kind, size_t* kind_len,
+                                          const char** replacement, size_t* replacement_len);
+/* The redacted strings: one per field that has spans, its path and its value
+ * with every span replaced -- what the gateway writes back into the body. */
+GAVEL_EXPORT size_t gavel_decision_redacted_count(const gavel_decision_t* d);
+GAVEL_EXPORT const char* gavel_decision_redacted_field(const gavel_decision_t* d, size_t i, size_t* len);
+GAVEL_EXPORT const char* gavel_decision_redacted_text(const gavel_decision_t* d, size_t i, size_t* len);
 
 GAVEL_EXPORT const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len);
 GAVEL_EXPORT uint64_t gavel_decision_eval_ns(const gavel_decision_t* d);
 /* The whole decision as one JSON object (rendered on first call). */
 GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* len);
+
+/* ---- streamed responses ------------------------------------------------ */
+
+/* A response that arrives in pieces (server-sent events) is screened as it
+ * comes: `on response` rules are decided over all text so far (a secret split
+ * over pieces is still found), and each write returns the text that may be
+ * forwarded now, with redacted spans masked. The last holdback_bytes (0: 256)
+ * are held back after each write, so any match up to that length is masked
+ * before any of it is forwarded; a longer match that began in text already
+ * forwarded is still detected, but only its held-back part can be masked.
+ * A stream is screened with the bundle active when it was created, for its
+ * whole life, and is used by one thread at a time. Once a decision denies,
+ * the stream forwards nothing more: end the response. A response longer than
+ * 16 MiB is denied (code response_too_large). */
+typedef struct gavel_stream_t gavel_stream_t;
+GAVEL_EXPORT gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_bytes, char** errptr);
+GAVEL_EXPORT void gavel_stream_destroy(gavel_stream_t* stream);
+/* `input` is the exchange's principal, context, env and request (no response
+ * body); pass the same one to every call. *out and *out_len receive the text to
+ * forward (valid until the next call on the stream). The decision belongs to
+ * `worker` as with gavel_decide. Returns NULL and sets *errptr on bad
+ * arguments. */
+GAVEL_EXPORT const gavel_decision_t* gavel_stream_write(gavel_stream_t* stream, gavel_worker_t* worker,
+                                                        const gavel_input_t* input, const char* piece, size_t piece_len,
+                                                        const char** out, size_t* out_len, char** errptr);
+/* The response is complete: forwards the held-back text. */
+GAVEL_EXPORT const gavel_decision_t* gavel_stream_finish(gavel_stream_t* stream, gavel_worker_t* worker,
+                                                         const gavel_input_t* input, const char** out, size_t* out_len,
+                                                         char** errptr);
 
 #ifdef __cplusplus
 } /* extern "C" */

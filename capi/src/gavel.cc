@@ -20,6 +20,7 @@
 
 #include "engine/runtime/bundle.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/stream.h"
 
 using gavel::AttributeValue;
 using gavel::Decision;
@@ -55,6 +56,11 @@ struct gavel_engine_t {
   std::atomic<uint64_t> shadow_decisions{0};
   std::atomic<uint64_t> shadow_differences{0};
   std::atomic<uint64_t> next_worker{1};
+};
+
+struct gavel_stream_t {
+  gavel::ResponseStream rs;
+  std::string out;
 };
 
 struct gavel_decision_t {
@@ -362,7 +368,20 @@ void LogDecision(gavel_worker_t* w, const Decision& d) {
     first = false;
     gavel::AppendJsonString(p.rules[r.rule].name, &line);
   }
-  snprintf(buf, sizeof buf, "],\"redactions\":{},\"eval_ns\":%" PRIu64 "}", d.eval_ns);
+  // Redaction kinds with their counts, in order of first appearance: never the text.
+  line += "],\"redactions\":{";
+  for (size_t i = 0; i < d.redactions.size(); ++i) {
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = d.redactions[j].kind == d.redactions[i].kind;
+    if (seen) continue;
+    size_t n = 0;
+    for (size_t j = i; j < d.redactions.size(); ++j) n += d.redactions[j].kind == d.redactions[i].kind;
+    if (line.back() != '{') line += ',';
+    gavel::AppendJsonString(d.redactions[i].kind, &line);
+    snprintf(buf, sizeof buf, ":%zu", n);
+    line += buf;
+  }
+  snprintf(buf, sizeof buf, "},\"eval_ns\":%" PRIu64 "}", d.eval_ns);
   line += buf;
   w->snap.log_fn(w->snap.log_arg, line.data(), line.size());
 }
@@ -714,9 +733,33 @@ const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, si
   return Out(d->d->errors[i].message, len);
 }
 
-size_t gavel_decision_redaction_count(const gavel_decision_t* d) {
-  (void)d;
-  return 0;
+size_t gavel_decision_redaction_count(const gavel_decision_t* d) { return d ? d->d->redactions.size() : 0; }
+
+int gavel_decision_redaction(const gavel_decision_t* d, size_t i, const char** field, size_t* field_len, size_t* begin,
+                             size_t* end, const char** kind, size_t* kind_len, const char** replacement,
+                             size_t* replacement_len) {
+  const bool ok = d != nullptr && i < d->d->redactions.size();
+  static const gavel::Redaction kNone;
+  const gavel::Redaction& x = ok ? d->d->redactions[i] : kNone;
+  const char* f = ok ? Out(d->d->redacted[x.field].path, field_len) : Out("", field_len);
+  if (field) *field = f;
+  if (begin) *begin = x.begin;
+  if (end) *end = x.end;
+  const char* k = Out(x.kind, kind_len);
+  if (kind) *kind = k;
+  const char* r = Out(x.replacement, replacement_len);
+  if (replacement) *replacement = r;
+  return ok ? 1 : 0;
+}
+
+size_t gavel_decision_redacted_count(const gavel_decision_t* d) { return d ? d->d->redacted.size() : 0; }
+const char* gavel_decision_redacted_field(const gavel_decision_t* d, size_t i, size_t* len) {
+  if (d == nullptr || i >= d->d->redacted.size()) return Out("", len);
+  return Out(d->d->redacted[i].path, len);
+}
+const char* gavel_decision_redacted_text(const gavel_decision_t* d, size_t i, size_t* len) {
+  if (d == nullptr || i >= d->d->redacted.size()) return Out("", len);
+  return Out(d->d->redacted[i].text, len);
 }
 
 const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len) {
@@ -736,3 +779,85 @@ const char* gavel_decision_json(const gavel_decision_t* d, size_t* len) {
 }
 
 }  // extern "C"
+
+gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_bytes, char** errptr) {
+  if (engine == nullptr) {
+    SetError(errptr, "engine is NULL");
+    return nullptr;
+  }
+  try {
+    std::shared_ptr<const Engine> e;
+    {
+      std::lock_guard<std::mutex> lock(engine->mu);
+      e = engine->state.active;
+    }
+    auto s = std::make_unique<gavel_stream_t>();
+    gavel::StreamOptions opts;
+    if (holdback_bytes) opts.holdback = static_cast<uint32_t>(std::min<size_t>(holdback_bytes, 1u << 20));
+    std::string err;
+    if (!s->rs.Begin(std::move(e), opts, &err)) {
+      SetError(errptr, err);
+      return nullptr;
+    }
+    return s.release();
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("stream failed: ") + ex.what());
+    return nullptr;
+  }
+}
+
+void gavel_stream_destroy(gavel_stream_t* stream) { delete stream; }
+
+namespace {
+
+const gavel_decision_t* StreamStep(gavel_stream_t* s, gavel_worker_t* w, const gavel_input_t* input, const char* piece,
+                                   size_t len, bool finish, const char** out, size_t* out_len, char** errptr) {
+  if (out) *out = "";
+  if (out_len) *out_len = 0;
+  if (s == nullptr || w == nullptr || input == nullptr) {
+    SetError(errptr, s == nullptr ? "stream is NULL" : w == nullptr ? "worker is NULL" : "input is NULL");
+    return nullptr;
+  }
+  if (piece == nullptr && len) {
+    SetError(errptr, "piece is NULL");
+    return nullptr;
+  }
+  if (input->out_of_memory) {
+    SetError(errptr, "an attribute could not be stored (out of memory)");
+    return nullptr;
+  }
+  try {
+    const std::shared_ptr<const Engine>& engine = s->rs.engine();
+    gavel::DecodeInput in = input->in;
+    in.response = std::string_view();
+    if (input->nattrs) {
+      if (!ResolveAttributes(w, engine->program(), input, &w->attributes, errptr)) return nullptr;
+      in.attributes = w->attributes.data();
+      in.attribute_count = input->nattrs;
+    }
+    const Decision& d = finish ? s->rs.Finish(&w->active, in, &s->out)
+                               : s->rs.Write(&w->active, in, std::string_view(piece ? piece : "", len), &s->out);
+    if (w->decided.get() != engine.get()) w->decided = engine;
+    w->decision.d = &d;
+    w->decision.json_ready = false;
+    if (out) *out = s->out.data();
+    if (out_len) *out_len = s->out.size();
+    return &w->decision;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("stream failed: ") + ex.what());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+const gavel_decision_t* gavel_stream_write(gavel_stream_t* stream, gavel_worker_t* worker, const gavel_input_t* input,
+                                           const char* piece, size_t piece_len, const char** out, size_t* out_len,
+                                           char** errptr) {
+  return StreamStep(stream, worker, input, piece, piece_len, false, out, out_len, errptr);
+}
+
+const gavel_decision_t* gavel_stream_finish(gavel_stream_t* stream, gavel_worker_t* worker, const gavel_input_t* input,
+                                            const char** out, size_t* out_len, char** errptr) {
+  return StreamStep(stream, worker, input, nullptr, 0, true, out, out_len, errptr);
+}

@@ -9,6 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "engine/compiler/regex_check.h"
+#include "engine/compiler/screen_compile.h"
+#include "engine/screen/validators.h"
+
 namespace gavel {
 
 namespace {
@@ -238,21 +242,49 @@ void Checker::CheckSchema(Decl& d) {
   }
 }
 
+// A regex the screening engine cannot run is an error at the construct; one
+// that Hyperscan refuses (empty match, too large) an error at the pattern.
+bool Checker::CheckScreenPattern(const Pattern& p, SourceRange where) {
+  if (p.regex) {
+    RegexProblem problem;
+    if (FindUnsupportedRegex(p.source, &problem)) {
+      const uint32_t at = where.begin + 1 + static_cast<uint32_t>(problem.offset);
+      diags_->Error("E0215", {at, at + 1}, problem.reason);
+      return false;
+    }
+  }
+  const std::string why = CheckPatternCompiles(p.source, p.regex, p.caseless, p.validator != 0);
+  if (!why.empty()) {
+    diags_->Error("E0215", where, "this pattern cannot be screened: " + why);
+    return false;
+  }
+  return true;
+}
+
 void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
   const std::string name = prefix + d.name;
   if (scope_.patterns.count(name) || scope_.consts.count(name)) {
     diags_->Error("E0203", d.name_range, "'" + name + "' declared twice");
     return;
   }
+  // Flags: `caseless`, or a validator that candidates must pass.
+  const std::vector<std::string> known = {"caseless", "luhn", "ssn", "iban", "entropy"};
+  auto apply = [&](const std::string& f, SourceRange where, bool* caseless, uint8_t* validator) {
+    Validator v;
+    if (f == "caseless") {
+      *caseless = true;
+    } else if (ValidatorByName(f, &v)) {
+      *validator = static_cast<uint8_t>(v);
+    } else {
+      const std::string best = Closest(f, known);
+      diags_->Error("E0204", where,
+                    "unknown pattern flag '" + f + "' (flags: caseless, luhn, ssn, iban, entropy)" +
+                        (best.empty() ? "" : "; did you mean '" + best + "'?"));
+    }
+  };
   bool set_caseless = false;
-  for (const std::string& f : d.flags) {
-    if (f == "caseless")
-      set_caseless = true;
-    else
-      diags_->Error(
-          "E0204", d.name_range,
-          "unknown pattern flag '" + f + "'" + (Closest(f, {"caseless"}).empty() ? "" : " (did you mean 'caseless'?)"));
-  }
+  uint8_t set_validator = 0;
+  for (const std::string& f : d.flags) apply(f, d.name_range, &set_caseless, &set_validator);
   PatternSet ps;
   ps.name = name;
   for (PatternItem& it : d.items) {
@@ -260,27 +292,21 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
     p.source = it.text;
     p.regex = it.regex;
     p.caseless = set_caseless;
-    for (const std::string& f : it.flags) {
-      if (f == "caseless")
-        p.caseless = true;
-      else
-        diags_->Error("E0204", it.range, "unknown pattern flag '" + f + "'");
-    }
+    p.validator = set_validator;
+    p.kind = name;
+    for (const std::string& f : it.flags) apply(f, it.range, &p.caseless, &p.validator);
     if (p.source.empty()) {
       diags_->Error("E0205", it.range, "a pattern must not be empty (it would match everywhere)");
       continue;
     }
     bool duplicate = false;
     for (const Pattern& q : ps.patterns)
-      duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless;
+      duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless && q.validator == p.validator;
     if (duplicate) {
       diags_->Warning("W0106", it.range, "pattern listed twice in '" + name + "'");
       continue;
     }
-    if (p.regex)
-      diags_->Warning("W0102", it.range,
-                      "regex patterns need the screening engine; until it is built, a rule that uses this one records "
-                      "a rule error");
+    if (!CheckScreenPattern(p, it.range)) continue;
     ps.patterns.push_back(std::move(p));
   }
   if (ps.patterns.empty()) {
@@ -327,7 +353,13 @@ void Checker::Import(Decl& d) {
   if (!scope_.patterns.count(any.name)) {
     for (auto& [n, idx] : scope_.patterns)
       if (n.rfind(d.name + ".", 0) == 0)
-        for (const Pattern& p : scope_.pattern_sets[idx].patterns) any.patterns.push_back(p);
+        for (const Pattern& p : scope_.pattern_sets[idx].patterns) {
+          bool seen = false;
+          for (const Pattern& q : any.patterns)
+            seen |=
+                q.source == p.source && q.regex == p.regex && q.caseless == p.caseless && q.validator == p.validator;
+          if (!seen) any.patterns.push_back(p);
+        }
     if (!any.patterns.empty()) {
       scope_.patterns[any.name] = static_cast<uint32_t>(scope_.pattern_sets.size());
       scope_.pattern_sets.push_back(std::move(any));
@@ -487,11 +519,18 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       const std::string name = "/" + e.text + "/";
       auto it = scope_.patterns.find(name);
       if (it == scope_.patterns.end()) {
-        diags_->Warning("W0102", e.range,
-                        "regex patterns need the screening engine; until it is built, this match records a rule error");
+        Pattern pat;
+        pat.source = e.text;
+        pat.regex = true;
+        pat.kind = name;
+        if (pat.source.empty()) {
+          diags_->Error("E0205", e.range, "a pattern must not be empty (it would match everywhere)");
+          break;
+        }
+        if (!CheckScreenPattern(pat, e.range)) break;
         PatternSet ps;
         ps.name = name;
-        ps.patterns.push_back(Pattern{e.text, true, false});
+        ps.patterns.push_back(std::move(pat));
         it = scope_.patterns.emplace(name, static_cast<uint32_t>(scope_.pattern_sets.size())).first;
         scope_.pattern_sets.push_back(std::move(ps));
       }
@@ -1183,6 +1222,20 @@ void Checker::CheckRule(Decl& d) {
     }
     case EffectKind::kRedact: {
       for (auto& [name, range] : ef.redact_sets) {
+        if (auto it = scope_.patterns.find(name); it != scope_.patterns.end()) {
+          // Redaction needs where each match starts, which some patterns
+          // (long bounded repeats) cannot give.
+          for (const Pattern& pat : scope_.pattern_sets[it->second].patterns) {
+            if (pat.validator) continue;  // already compiled for spans
+            const std::string why = CheckPatternCompiles(pat.source, pat.regex, pat.caseless, true);
+            if (!why.empty()) {
+              diags_->Error("E0215", range,
+                            "cannot redact " + (pat.regex ? "/" + pat.source + "/" : "\"" + pat.source + "\"") +
+                                " (from " + pat.kind + "): " + why);
+              break;
+            }
+          }
+        }
         if (!scope_.patterns.count(name)) {
           std::vector<std::string> cands;
           for (auto& [n, i] : scope_.patterns) cands.push_back(n);
@@ -1193,11 +1246,20 @@ void Checker::CheckRule(Decl& d) {
       }
       if (ef.message) {
         TypePtr t = Check(*ef.message, phase);
-        const bool messages = ef.message->slot == static_cast<int32_t>(kSlotRequestMessages);
-        if (t->k != Type::kError && t->k != Type::kString && !messages)
-          Error(*ef.message, "E0404", "redact applies to a text attribute or request.messages, not " + TypeName(t));
-        else if (t->k != Type::kError && ef.message->slot < 0)
-          Error(*ef.message, "E0404", "redact applies to an attribute of the request or response");
+        const int32_t slot = ef.message->slot;
+        const bool text_field =
+            slot == static_cast<int32_t>(kSlotRequestMessages) || slot == static_cast<int32_t>(kSlotRequestText) ||
+            slot == static_cast<int32_t>(kSlotRequestUserText) ||
+            slot == static_cast<int32_t>(kSlotRequestSystemText) ||
+            slot == static_cast<int32_t>(kSlotRequestToolText) || slot == static_cast<int32_t>(kSlotResponseText);
+        if (t->k != Type::kError && !text_field)
+          Error(*ef.message, "E0404",
+                "redact applies to the prompt or the answer: request.messages, request.text, request.user_text, "
+                "request.system_text, request.tool_text or response.text");
+        else if (text_field && (slot == static_cast<int32_t>(kSlotResponseText)) != (phase == Phase::kResponse))
+          Error(*ef.message, "E0404",
+                phase == Phase::kResponse ? "a rule 'on response' redacts response.text"
+                                          : "response.text can be redacted only by a rule 'on response'");
       }
       if (ef.redact_with && ef.redact_with->kind != ExprKind::kString)
         Error(*ef.redact_with, "E0404", "the replacement must be a string literal");
@@ -1206,9 +1268,6 @@ void Checker::CheckRule(Decl& d) {
         for (size_t p = s.find("${"); p != std::string::npos; p = s.find("${", p + 1))
           if (s.compare(p, 7, "${kind}") != 0) Error(*ef.redact_with, "E0404", "a replacement may only use ${kind}");
       }
-      diags_->Warning("W0103", ef.range,
-                      "redaction needs the screening engine; until it is built the rule is recorded when it fires but "
-                      "nothing is redacted");
       break;
     }
   }

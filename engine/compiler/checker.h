@@ -56,6 +56,7 @@ class Checker {
   TypePtr SchemaType(const TypeAst& t, SlotType* st);
   void CheckConst(Scope::ConstInfo& c);
   void DeclarePatterns(Decl& d, const std::string& prefix);
+  bool CheckScreenPattern(const Pattern& p, SourceRange where);
   void Import(Decl& d);
   void CheckRule(Decl& d);
   void CheckMessage(Expr& e, Phase phase, const char* what);

@@ -9,6 +9,7 @@
 #include "engine/compiler/ast.h"
 #include "engine/compiler/checker.h"
 #include "engine/compiler/codegen.h"
+#include "engine/compiler/screen_compile.h"
 #include "engine/runtime/bundle.h"
 
 #ifndef GAVEL_STDLIB_DIR
@@ -73,6 +74,10 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
     if (checked) p = GenerateProgram(ast, checker.scope(), *r.source, limits, &r.diagnostics, &r.worst_case_cost);
     r.diagnostics.Sort();
     if (!p || r.diagnostics.has_errors()) return r;
+    if (std::string serr = BuildScreenData(p.get()); !serr.empty()) {
+      r.diagnostics.Error("E0216", {0, 0}, "the patterns cannot be compiled for screening: " + serr);
+      return r;
+    }
     std::string err = VerifyAndLink(p.get());
     if (!err.empty()) {
       r.diagnostics.Error("E0504", {0, 0}, "internal: generated program fails verification: " + err);

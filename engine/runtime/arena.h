@@ -77,6 +77,8 @@ struct StringMemo {
   }
 };
 
+class ScanState;  // engine/screen/screen.h
+
 struct Arena {
   static constexpr size_t kMaxVmStringBytes = 64u << 20;  // per decision
   // Backward jumps (loop iterations) per decision, over all chunks: the CPU a
@@ -86,6 +88,7 @@ struct Arena {
   BlockArena<Value> values{1024};
   BlockArena<char> bytes{16384};
   StringMemo memo;
+  ScanState* scan = nullptr;  // the worker's screening state; null: literal search only (tests)
   size_t vm_string_bytes = 0;
   void Reset() {
     values.Reset();

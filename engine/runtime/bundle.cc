@@ -175,8 +175,17 @@ void WriteBody(const Program& p, Writer& w) {
       w.Str(pat.source);
       w.U8(pat.regex);
       w.U8(pat.caseless);
+      w.U8(pat.validator);
+      w.Str(pat.kind);
     }
   }
+  const ScreenData& sd = p.screen_data;
+  w.Str(sd.block);
+  w.Str(sd.stream);
+  w.U32(static_cast<uint32_t>(sd.spans.size()));
+  for (const std::string& d : sd.spans) w.Str(d);
+  w.U32(static_cast<uint32_t>(sd.max_width.size()));
+  for (uint32_t m : sd.max_width) w.U32(m);
   w.U32(static_cast<uint32_t>(p.usage_rules.size()));
   for (auto& u : p.usage_rules) {
     w.Str(u.name);
@@ -277,15 +286,26 @@ void ReadBody(Reader& r, Program* p) {
   p->pattern_sets.resize(n);
   for (auto& ps : p->pattern_sets) {
     ps.name = r.Str("pattern set name");
-    uint32_t k = r.Count("patterns", 6);
+    uint32_t k = r.Count("patterns", 11);
     ps.patterns.resize(k);
     for (auto& pat : ps.patterns) {
       pat.source = r.Str("pattern");
       pat.regex = ReadBool(r, "pattern kind");
       pat.caseless = ReadBool(r, "pattern flag");
+      pat.validator = r.U8();
+      pat.kind = r.Str("pattern kind name");
     }
     if (!r.ok()) return;
   }
+  ScreenData& sd = p->screen_data;
+  sd.block = r.Str("screening database");
+  sd.stream = r.Str("screening stream database");
+  n = r.Count("screening span databases", 4);
+  sd.spans.resize(n);
+  for (auto& d : sd.spans) d = r.Str("screening span database");
+  n = r.Count("screening widths", 4);
+  sd.max_width.resize(n);
+  for (auto& m : sd.max_width) m = r.U32();
   n = r.Count("usage rules", 12);
   p->usage_rules.resize(n);
   for (auto& u : p->usage_rules) {

@@ -19,7 +19,7 @@ namespace gavel {
 //  24  u8[16] XXH3-128 of bytes [48, total): checksum and identity
 //  40  u8[8] reserved     (0)
 //  48  body: the program's fields, each length-prefixed
-constexpr uint32_t kBundleFormatVersion = 1;
+constexpr uint32_t kBundleFormatVersion = 2;  // 2: screening databases, pattern kinds and validators
 constexpr size_t kBundleHeaderSize = 48;
 constexpr size_t kMaxBundleSize = 256u << 20;
 

@@ -4,6 +4,7 @@
 #include "engine/runtime/decode.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "engine/runtime/vm.h"
@@ -21,6 +22,8 @@ struct Ctx {
   const DecodeLimits& limits;
   Arena* arena;
   DecodeError* err;
+  std::vector<TextLeaf>* leaves;
+  Root root = Root::kRequest;
 };
 
 std::string Got(const Node& n) { return std::string("got ") + json::type_name(n.type); }
@@ -66,7 +69,20 @@ bool OptString(Ctx& c, const Document& d, uint32_t obj, const char* key, const P
   return true;
 }
 
-enum RoleClass : uint8_t { kOther, kUser, kSystem, kTool };
+enum RoleClass : uint8_t { kOther = kLeafOther, kUser = kLeafUser, kSystem = kLeafSystem, kTool = kLeafTool };
+
+void AddLeaf(Ctx& c, Value text, std::string_view base, int64_t index, std::string_view tail, int64_t part = -1,
+             bool part_text = false, uint8_t role = kLeafOther) {
+  TextLeaf& l = c.leaves->emplace_back();
+  l.text = text;
+  l.root = c.root;
+  l.role = role;
+  l.base = base;
+  l.index = static_cast<int32_t>(index);
+  l.tail = tail;
+  l.part = static_cast<int32_t>(part);
+  l.part_text = part_text;
+}
 
 RoleClass ClassOf(std::string_view role) {
   if (role == "user") return kUser;
@@ -85,6 +101,7 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out
   }
   if (n.type == Type::String) {
     *out = Str(n);
+    AddLeaf(c, *out, path.base, path.index, path.tail);
     return true;
   }
   if (n.type != Type::Array) return Fail(c, path.str(), "expected a string or an array of parts, " + Got(n));
@@ -96,6 +113,7 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out
     if (d[e].type == Type::String) {  // some clients send bare strings as parts
       total += d[e].len + 1;
       ++texts;
+      AddLeaf(c, Str(d[e]), path.base, path.index, path.tail, k);
       continue;
     }
     if (d[e].type != Type::Object)
@@ -106,6 +124,7 @@ bool Content(Ctx& c, const Document& d, uint32_t v, const Path& path, Value* out
       return Fail(c, path.str() + "[" + std::to_string(k) + "].text", "expected a string, " + Got(d[t]));
     total += d[t].len + 1;
     ++texts;
+    AddLeaf(c, Str(d[t]), path.base, path.index, path.tail, k, true);
   }
   if (texts == 1) {  // common case: one text part, no copy
     e = v + 1;
@@ -177,7 +196,9 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
           std::string_view(d[ty].str, d[ty].len) == "function_call_output") {
         Value out = Value::String("", 0);
         uint32_t o = d.find(e, "output");
+        const size_t first = c.leaves->size();
         if (o != kNone && !Content(c, d, o, Path(field, k, ".output"), &out)) return false;
+        for (size_t i = first; i < c.leaves->size(); ++i) (*c.leaves)[i].role = kTool;
         if (!PushMessage(c, ml, Value::String("tool"), out, Value())) return false;
         continue;
       }
@@ -187,7 +208,10 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
     if (d[r].type != Type::String) return Fail(c, Indexed(field, k, ".role"), "expected a string, " + Got(d[r]));
     Value content = Value::String("", 0);
     uint32_t ct = d.find(e, "content");
+    const size_t first = c.leaves->size();
     if (ct != kNone && !Content(c, d, ct, Path(field, k, ".content"), &content)) return false;
+    const uint8_t role = ClassOf(std::string_view(d[r].str, d[r].len));
+    for (size_t i = first; i < c.leaves->size(); ++i) (*c.leaves)[i].role = role;
     Value name;
     uint32_t nm = d.find(e, "name");
     if (nm != kNone && d[nm].type != Type::Null) {
@@ -203,11 +227,15 @@ bool ChatMessages(Ctx& c, const Document& d, uint32_t arr, const char* field, Me
 // strings, or token arrays (which carry no text).
 bool PromptMessages(Ctx& c, const Document& d, uint32_t v, const char* field, MessageList* ml) {
   const Node& n = d[v];
-  if (n.type == Type::String) return PushMessage(c, ml, Value::String("user"), Str(n), Value());
+  if (n.type == Type::String) {
+    AddLeaf(c, Str(n), field, -1, "", -1, false, kUser);
+    return PushMessage(c, ml, Value::String("user"), Str(n), Value());
+  }
   if (n.type != Type::Array) return Fail(c, field, "expected a string or an array, " + Got(n));
   uint32_t e = v + 1;
   for (uint32_t k = 0; k < n.count; ++k, e = d[e].next) {
     if (d[e].type == Type::String) {
+      AddLeaf(c, Str(d[e]), field, k, "", -1, false, kUser);
       if (!PushMessage(c, ml, Value::String("user"), Str(d[e]), Value())) return false;
     } else if (d[e].type != Type::Number && d[e].type != Type::Array) {
       return Fail(c, Indexed(field, k), "expected a string or tokens, " + Got(d[e]));
@@ -335,10 +363,14 @@ bool DecodeRequest(Ctx& c, const Document& d, std::string_view endpoint, int64_t
   } else {
     Value instructions;
     if (!OptString(c, d, root, "instructions", "request.instructions", &instructions)) return false;
-    if (!instructions.missing() && !PushMessage(c, &ml, Value::String("system"), instructions, Value())) return false;
+    if (!instructions.missing()) {
+      AddLeaf(c, instructions, "request.instructions", -1, "", -1, false, kSystem);
+      if (!PushMessage(c, &ml, Value::String("system"), instructions, Value())) return false;
+    }
     uint32_t in = d.find(root, "input");
     if (in != kNone) {
       if (d[in].type == Type::String) {
+        AddLeaf(c, Str(d[in]), "request.input", -1, "", -1, false, kUser);
         if (!PushMessage(c, &ml, Value::String("user"), Str(d[in]), Value())) return false;
       } else if (!ChatMessages(c, d, in, "request.input", &ml)) {
         return false;
@@ -423,11 +455,16 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
   const uint32_t kMaxPieces = 256;
   const Node* pieces[kMaxPieces];
   uint32_t np = 0;
-  auto add = [&](uint32_t v) {
-    if (v != kNone && d[v].type == Type::String && np < kMaxPieces) {
-      pieces[np++] = &d[v];
-      total += d[v].len + 1;
+  bool too_many = false;
+  auto add = [&](uint32_t v, std::string_view base, uint32_t index, std::string_view tail, int64_t part = -1) {
+    if (v == kNone || d[v].type != Type::String) return;
+    if (np == kMaxPieces) {
+      too_many = true;  // never screen part of a response as if it were all of it
+      return;
     }
+    pieces[np++] = &d[v];
+    total += d[v].len + 1;
+    AddLeaf(c, Str(d[v]), base, index, tail, part, part >= 0);
   };
   // As strict as requests: a field of the wrong shape is an error, not an
   // empty text that screening would wave through.
@@ -439,9 +476,11 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
     for (uint32_t k = 0; k < d[ch].count; ++k, e = d[e].next) {
       if (d[e].type != Type::Object) return Fail(c, Indexed("response.choices", k), "expected an object, " + Got(d[e]));
       uint32_t m = d.find(e, "message");
+      const bool delta = m == kNone;
       if (m == kNone) m = d.find(e, "delta");
-      if (m != kNone && d[m].type == Type::Object) add(d.find(m, "content"));
-      add(d.find(e, "text"));
+      if (m != kNone && d[m].type == Type::Object)
+        add(d.find(m, "content"), "response.choices", k, delta ? ".delta.content" : ".message.content");
+      add(d.find(e, "text"), "response.choices", k, ".text");
       uint32_t fr = d.find(e, "finish_reason");
       if (fr != kNone && d[fr].type == Type::String && slots[kSlotResponseFinishReason].missing())
         slots[kSlotResponseFinishReason] = Str(d[fr]);
@@ -458,7 +497,7 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
       if (cs == kNone || d[cs].type != Type::Array) continue;
       uint32_t p = cs + 1;
       for (uint32_t j = 0; j < d[cs].count; ++j, p = d[p].next)
-        if (d[p].type == Type::Object) add(d.find(p, "text"));
+        if (d[p].type == Type::Object) add(d.find(p, "text"), "response.output", k, ".content", j);
     }
     if (slots[kSlotResponseFinishReason].missing()) {
       Value status;
@@ -466,6 +505,7 @@ bool DecodeResponse(Ctx& c, const Document& d, Value* slots) {
       if (!status.missing()) slots[kSlotResponseFinishReason] = status;
     }
   }
+  if (too_many) return Fail(c, "response", "more than " + std::to_string(kMaxPieces) + " text pieces in the response");
   char* buf = c.arena->bytes.Alloc(total + 1);
   uint32_t used = 0;
   for (uint32_t i = 0; i < np; ++i) {
@@ -649,6 +689,21 @@ std::string_view InferEndpoint(const Document& d) {
   return "chat";
 }
 
+void TextLeaf::AppendPath(std::string* out) const {
+  char buf[16];
+  out->append(base.data(), base.size());
+  if (index >= 0) {
+    snprintf(buf, sizeof buf, "[%d]", index);
+    *out += buf;
+  }
+  out->append(tail.data(), tail.size());
+  if (part >= 0) {
+    snprintf(buf, sizeof buf, "[%d]", part);
+    *out += buf;
+    if (part_text) *out += ".text";
+  }
+}
+
 bool ParseRfc3339(std::string_view s, int64_t* out) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
   auto num = [&](size_t pos, size_t n, int* v) {
@@ -703,13 +758,15 @@ bool ParseRfc3339(std::string_view s, int64_t* out) {
 
 bool DecodeAll(const Program& p, const DecodeInput& in, const DecodeLimits& limits, DecodeScratch* scratch,
                Arena* arena, Value* slots, DecodeError* err) {
-  Ctx c{limits, arena, err};
+  scratch->leaves.clear();
+  Ctx c{limits, arena, err, &scratch->leaves};
   for (size_t i = 0; i < p.slots.size(); ++i) slots[i] = Value();
   if (!in.request.empty()) {
     if (!Parse(c, &scratch->request, in.request, "request", &scratch->keys)) return false;
     if (!DecodeRequest(c, scratch->request, in.endpoint, in.input_tokens, slots)) return false;
   }
   if (!in.response.empty()) {
+    c.root = Root::kResponse;
     if (!Parse(c, &scratch->response, in.response, "response", &scratch->keys)) return false;
     if (!DecodeResponse(c, scratch->response, slots)) return false;
   }

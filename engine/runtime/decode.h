@@ -48,10 +48,31 @@ struct DecodeError {
   std::string ToString() const { return field.empty() ? message : field + ": " + message; }
 };
 
+// The role a text belongs to, as request.user_text/system_text/tool_text group them.
+enum LeafRole : uint8_t { kLeafOther, kLeafUser, kLeafSystem, kLeafTool };
+
+// One JSON string of a body that the text attributes are made of: a message's
+// content (or one text part of it), a prompt, a response choice's content.
+// Redaction reports spans per leaf, by its path in the body, so a gateway can
+// rewrite exactly that string.
+struct TextLeaf {
+  Value text;
+  Root root = Root::kRequest;
+  uint8_t role = kLeafOther;
+  std::string_view base;   // "request.messages" (static text)
+  int32_t index = -1;      // element of base, -1: base itself
+  std::string_view tail;   // ".content"
+  int32_t part = -1;       // content part, -1: none
+  bool part_text = false;  // the part is an object whose "text" holds the string
+  // "request.messages[1].content[0].text"
+  void AppendPath(std::string* out) const;
+};
+
 // Per-worker decoding state, reused across decisions.
 struct DecodeScratch {
   json::Document request, response, principal, context, env;
   std::vector<std::string_view> keys;  // duplicate-key check
+  std::vector<TextLeaf> leaves;        // in body order: request leaves, then response leaves
 };
 
 // Fills slots[0..p.slots.size()) from input. Returns false and *err on bad input.

@@ -3,6 +3,7 @@
 // the precedence of docs/language.md. Steady state allocates nothing.
 #include "engine/runtime/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -186,8 +187,20 @@ void Worker::Evaluate(const Program& p, Phase phase) {
         }
         break;
       }
-      case Effect::kRedact:
-        // Spans need the screening engine (issue #3); the rule's firing is recorded.
+      case Effect::kRedact: {
+        std::string why;
+        if (!CollectSpans(p, r, &why)) {
+          d_.outcomes[r] = RuleOutcome::kError;
+          Reason& er = d_.errors.Push();
+          er.rule = r;
+          er.message = "redact: " + why;
+          break;
+        }
+        Reason& rs = d_.fired.Push();
+        rs.rule = r;
+        RenderMessage(p, rule, &rs.message);
+        break;
+      }
       case Effect::kDeny:
       case Effect::kAllow:
       case Effect::kFlag: {
@@ -224,9 +237,144 @@ void Worker::Evaluate(const Program& p, Phase phase) {
     d_.message = "no allow rule matched (default deny)";
   }
   if (!d_.allow) d_.has_route = false;
+  if (d_.allow && !spans_.empty()) ApplyRedactions(p);
+}
+
+namespace {
+
+bool LeafInTarget(const TextLeaf& l, int32_t slot) {
+  switch (slot) {
+    case kSlotRequestMessages:
+    case kSlotRequestText:
+      return l.root == Root::kRequest;
+    case kSlotRequestUserText:
+      return l.root == Root::kRequest && l.role == kLeafUser;
+    case kSlotRequestSystemText:
+      return l.root == Root::kRequest && l.role == kLeafSystem;
+    case kSlotRequestToolText:
+      return l.root == Root::kRequest && l.role == kLeafTool;
+    case kSlotResponseText:
+      return l.root == Root::kResponse;
+    default:
+      return false;
+  }
+}
+
+struct SpanSink {
+  std::vector<Worker::RawSpan>* out;
+  Worker::RawSpan proto;
+};
+
+void OnSpan(void* ctx, uint32_t begin, uint32_t end) {
+  auto* s = static_cast<SpanSink*>(ctx);
+  if (end <= begin) return;
+  Worker::RawSpan r = s->proto;
+  r.begin = begin;
+  r.end = end;
+  s->out->push_back(r);
+}
+
+}  // namespace
+
+// Finds the spans a firing redact rule masks: for each text leaf of its
+// field, the leaf's one scan says which patterns occur, and only those are
+// searched again for their spans.
+bool Worker::CollectSpans(const Program& p, uint32_t r, std::string* err) {
+  const Rule& rule = p.rules[r];
+  const std::vector<TextLeaf>& leaves = scratch_.leaves;
+  for (uint32_t li = 0; li < leaves.size(); ++li) {
+    const TextLeaf& l = leaves[li];
+    if (l.text.len == 0 || !LeafInTarget(l, rule.redact_field_slot)) continue;
+    const char* why = nullptr;
+    const uint64_t* bits = scan_.Scan(l.text.s, l.text.len, &why);
+    if (!bits) {
+      *err = why;
+      return false;
+    }
+    const size_t first = spans_.size();
+    for (uint32_t s : rule.redact_sets) {
+      const PatternSet& set = p.pattern_sets[s];
+      for (size_t k = 0; k < set.ids.size(); ++k) {
+        const uint32_t id = set.ids[k];
+        if (!(bits[id / 64] >> (id % 64) & 1)) continue;
+        bool done = false;
+        for (size_t i = first; i < spans_.size() && !done; ++i) done = spans_[i].id == id;
+        if (done) continue;
+        SpanSink sink{&spans_, RawSpan{li, 0, 0, r, id, &set.patterns[k].kind}};
+        if (!scan_.Spans(l.text.s, l.text.len, id, OnSpan, &sink, &why)) {
+          *err = why;
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+void Worker::ApplyRedactions(const Program& p) {
+  std::sort(spans_.begin(), spans_.end(), [](const RawSpan& a, const RawSpan& b) {
+    if (a.leaf != b.leaf) return a.leaf < b.leaf;
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.end != b.end) return a.end > b.end;
+    return a.rule < b.rule;
+  });
+  const std::vector<TextLeaf>& leaves = scratch_.leaves;
+  size_t i = 0;
+  while (i < spans_.size()) {
+    RawSpan cur = spans_[i++];
+    while (i < spans_.size() && spans_[i].leaf == cur.leaf && spans_[i].begin < cur.end) {
+      cur.end = std::max(cur.end, spans_[i].end);
+      ++i;
+    }
+    const TextLeaf& l = leaves[cur.leaf];
+    if (d_.redacted.empty() || leaf_field_.back() != cur.leaf) {
+      RedactedField& f = d_.redacted.Push();
+      f.path.clear();
+      l.AppendPath(&f.path);
+      f.text.clear();
+      f.root = l.root;
+      f.leaf = cur.leaf;
+      leaf_field_.push_back(cur.leaf);
+    }
+    Redaction& x = d_.redactions.Push();
+    x.field = static_cast<uint32_t>(d_.redacted.size() - 1);
+    x.begin = cur.begin;
+    x.end = cur.end;
+    x.rule = cur.rule;
+    x.kind = *cur.kind;
+    x.replacement.clear();
+    const std::string& with = p.rules[cur.rule].redact_with;
+    for (size_t k = 0; k < with.size();) {
+      if (with.compare(k, 7, "${kind}") == 0) {
+        x.replacement += x.kind;
+        k += 7;
+      } else {
+        x.replacement += with[k++];
+      }
+    }
+  }
+  // Each field's text with its spans replaced.
+  size_t r = 0;
+  for (size_t f = 0; f < d_.redacted.size(); ++f) {
+    const Value& t = leaves[leaf_field_[f]].text;
+    RedactedField& out = d_.redacted.at(f);
+    uint32_t at = 0;
+    for (; r < d_.redactions.size() && d_.redactions[r].field == f; ++r) {
+      const Redaction& x = d_.redactions[r];
+      out.text.append(t.s + at, x.begin - at);
+      out.text += x.replacement;
+      at = x.end;
+    }
+    out.text.append(t.s + at, t.len - at);
+  }
 }
 
 const Decision& Worker::Decide(const Engine& engine, const DecodeInput& input, const DecideOptions& options) {
+  return DecideImpl(engine, input, options, nullptr);
+}
+
+const Decision& Worker::DecideImpl(const Engine& engine, const DecodeInput& input, const DecideOptions& options,
+                                   StreamText* stream) {
   const auto t0 = std::chrono::steady_clock::now();
   const Program& p = engine.program();
   arena_.Reset();
@@ -242,6 +390,13 @@ const Decision& Worker::Decide(const Engine& engine, const DecodeInput& input, c
   d_.errors.Clear();
   d_.denies = d_.allows = d_.flags = 0;
   d_.invalid_input = false;
+  d_.redactions.Clear();
+  d_.redacted.Clear();
+  spans_.clear();
+  leaf_field_.clear();
+  arena_.scan = &scan_;
+  std::string serr;
+  if (!scan_.Begin(p, &serr)) arena_.scan = nullptr;  // literal search only; regex rules then error
   if (slots_.size() < p.slots.size()) slots_.resize(p.slots.size());
   if (regs_.size() < p.max_regs) regs_.resize(p.max_regs);
 
@@ -255,6 +410,30 @@ const Decision& Worker::Decide(const Engine& engine, const DecodeInput& input, c
     d_.pred_true.assign(p.words, 0);
     d_.pred_error.assign(p.words, 0);
     d_.outcomes.assign(p.rules.size(), RuleOutcome::kNotEvaluated);
+  } else if (stream) {
+    // A streamed response: response.text is all the text so far; its
+    // detection bits are the stream's, plus the validated patterns found in
+    // the window not yet forwarded, which is the one text leaf to redact.
+    const std::string_view all = stream->all;
+    const Value whole = Value::String(all.data(), static_cast<uint32_t>(all.size()));
+    const Value window =
+        Value::String(all.data() + stream->window_begin, static_cast<uint32_t>(all.size() - stream->window_begin));
+    slots_[kSlotResponseText] = whole;
+    TextLeaf& leaf = scratch_.leaves.emplace_back();
+    leaf.text = window;
+    leaf.root = Root::kResponse;
+    leaf.base = "response.text";
+    const char* why = nullptr;
+    if (arena_.scan && window.len) {
+      const uint64_t* wb = scan_.Scan(window.s, window.len, &why);
+      if (wb) {
+        for (uint32_t id = 0; id < p.screen_patterns.size(); ++id)
+          if (p.screen_patterns[id].validator && (wb[id / 64] >> (id % 64) & 1))
+            stream->bits[id / 64] |= uint64_t(1) << (id % 64);
+      }
+    }
+    if (arena_.scan && stream->bits) scan_.Seed(whole.s, whole.len, stream->bits);
+    Evaluate(p, Phase::kResponse);
   } else {
     Evaluate(p, options.phase);
   }
@@ -322,7 +501,35 @@ void Decision::AppendJson(std::string* out) const {
     AppendJsonString(r.message, out);
     *out += '}';
   }
-  *out += "],\"package\":";
+  *out += ']';
+  if (!redactions.empty()) {
+    *out += ",\"redactions\":[";
+    for (size_t i = 0; i < redactions.size(); ++i) {
+      const Redaction& x = redactions[i];
+      if (i) *out += ',';
+      *out += "{\"field\":";
+      AppendJsonString(redacted[x.field].path, out);
+      snprintf(buf, sizeof buf, ",\"start\":%u,\"end\":%u,\"kind\":", x.begin, x.end);
+      *out += buf;
+      AppendJsonString(x.kind, out);
+      *out += ",\"replacement\":";
+      AppendJsonString(x.replacement, out);
+      *out += ",\"rule\":";
+      AppendJsonString(p.rules[x.rule].name, out);
+      *out += '}';
+    }
+    *out += "],\"redacted\":[";
+    for (size_t i = 0; i < redacted.size(); ++i) {
+      if (i) *out += ',';
+      *out += "{\"field\":";
+      AppendJsonString(redacted[i].path, out);
+      *out += ",\"text\":";
+      AppendJsonString(redacted[i].text, out);
+      *out += '}';
+    }
+    *out += ']';
+  }
+  *out += ",\"package\":";
   AppendJsonString(p.package, out);
   *out += ",\"version\":";
   AppendJsonString(p.version, out);

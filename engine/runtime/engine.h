@@ -15,6 +15,7 @@
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
 #include "engine/runtime/vm.h"
+#include "engine/screen/screen.h"
 
 namespace gavel {
 
@@ -51,12 +52,33 @@ class Reused {
   size_t size() const { return n_; }
   bool empty() const { return n_ == 0; }
   const T& operator[](size_t i) const { return items_[i]; }
+  T& at(size_t i) { return items_[i]; }
   const T* begin() const { return items_.data(); }
   const T* end() const { return items_.data() + n_; }
 
  private:
   LocalVector<T> items_;
   size_t n_ = 0;
+};
+
+// One span a redact rule masks, in a text leaf of the body (see TextLeaf).
+// Overlapping spans of one leaf are merged; the merged span keeps the kind
+// and replacement of the span that starts first (the longer one on a tie, the
+// earlier rule after that). The matched text itself is never kept.
+struct Redaction {
+  uint32_t field = 0;           // index into Decision::redacted
+  uint32_t begin = 0, end = 0;  // UTF-8 byte offsets into the leaf's decoded string
+  uint32_t rule = 0;
+  std::string kind;         // "std.pii.credit_card"
+  std::string replacement;  // the rule's `with`, ${kind} filled in
+};
+
+// A text leaf after redaction.
+struct RedactedField {
+  std::string path;  // "request.messages[1].content"
+  std::string text;  // the leaf's string with every span replaced
+  Root root = Root::kRequest;
+  uint32_t leaf = 0;  // index into the worker's text leaves
 };
 
 enum class RuleOutcome : uint8_t { kNotEvaluated, kFalse, kTrue, kError };
@@ -72,6 +94,9 @@ struct Decision {
   // message is its target model).
   Reused<Reason> fired;
   Reused<Reason> errors;  // rules whose condition (or message) errored
+  // Redactions of an allowed decision, by field in body order then offset.
+  Reused<Redaction> redactions;
+  Reused<RedactedField> redacted;
   uint32_t denies = 0, allows = 0, flags = 0;
   uint64_t eval_ns = 0;
   Phase phase = Phase::kRequest;
@@ -103,15 +128,39 @@ class alignas(kCacheLine) Worker {
   const Decision& Decide(const Engine& engine, const DecodeInput& input, const DecideOptions& options = {});
 
   const Value* slots() const { return slots_.data(); }
+  // The text leaves of the last decision's bodies (for tools and tests: the
+  // original strings that redactions refer to).
+  const std::vector<TextLeaf>& leaves() const { return scratch_.leaves; }
+  const ScanState& scan_state() const { return scan_; }
+
+  // A span a redact rule found, before merging (internal).
+  struct RawSpan {
+    uint32_t leaf, begin, end, rule, id;
+    const std::string* kind;
+  };
 
  private:
+  friend class ResponseStream;
+  struct StreamText {
+    std::string_view all;  // the response text so far
+    size_t window_begin;   // first byte not yet forwarded
+    uint64_t* bits;        // the stream's detections (Words() words), updated with validated window matches
+  };
+  const Decision& DecideImpl(const Engine& engine, const DecodeInput& input, const DecideOptions& options,
+                             StreamText* stream);
   void Evaluate(const Program& p, Phase phase);
+  bool CollectSpans(const Program& p, uint32_t rule, std::string* err);
+  void ApplyRedactions(const Program& p);
+
   void RenderMessage(const Program& p, const Rule& r, std::string* out);
 
   Arena arena_;
   DecodeScratch scratch_;
   LocalVector<Value> slots_;
   LocalVector<Value> regs_;
+  ScanState scan_;
+  std::vector<RawSpan> spans_;
+  std::vector<uint32_t> leaf_field_;  // per text leaf: its index in d_.redacted, or UINT32_MAX
   Decision d_;
 };
 

@@ -8,7 +8,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string_view>
+#include <tuple>
+
+#include "engine/screen/screen.h"
+#include "engine/screen/validators.h"
 
 namespace gavel {
 
@@ -244,6 +249,23 @@ int32_t FindSlot(const Program& p, std::string_view name) {
   return -1;
 }
 
+void AssignScreenIds(Program* p) {
+  p->screen_patterns.clear();
+  std::map<std::tuple<std::string_view, bool, bool, uint8_t>, uint32_t> ids;
+  for (auto& ps : p->pattern_sets) {
+    ps.ids.clear();
+    for (const Pattern& pat : ps.patterns) {
+      auto key = std::make_tuple(std::string_view(pat.source), pat.regex, pat.caseless, pat.validator);
+      auto it = ids.find(key);
+      if (it == ids.end()) {
+        it = ids.emplace(key, static_cast<uint32_t>(p->screen_patterns.size())).first;
+        p->screen_patterns.push_back(ScreenPattern{pat.source, pat.regex, pat.caseless, pat.validator});
+      }
+      ps.ids.push_back(it->second);
+    }
+  }
+}
+
 std::string VerifyAndLink(Program* p) {
   if (p->slots.size() < kBuiltinSlotCount) return "missing built-in slots";
   for (uint32_t i = 0; i < kBuiltinSlotCount; ++i)
@@ -278,6 +300,27 @@ std::string VerifyAndLink(Program* p) {
     const uint64_t spare = ~((uint64_t(1) << (npred % 64)) - 1);
     for (size_t r = 0; r < nconj * 2; ++r)
       if (p->masks[r * p->words + p->words - 1] & spare) return "rule matrix names unknown predicates";
+  }
+  for (auto& ps : p->pattern_sets)
+    for (const Pattern& pat : ps.patterns)
+      if (pat.validator > static_cast<uint8_t>(Validator::kEntropy))
+        return "pattern set " + ps.name + " names an unknown validator";
+  AssignScreenIds(p);
+  {
+    const ScreenData& sd = p->screen_data;
+    const size_t n = p->screen_patterns.size();
+    if (!sd.spans.empty() && sd.spans.size() != n) return "screening span databases do not match the patterns";
+    if (!sd.max_width.empty() && sd.max_width.size() != n) return "screening widths do not match the patterns";
+    if (sd.block.empty() && (!sd.stream.empty() || !sd.spans.empty()))
+      return "screening databases without the main database";
+    if (!sd.block.empty()) {
+      if (sd.spans.size() != n || sd.max_width.size() != n) return "screening databases are incomplete";
+      for (size_t i = 0; i < n; ++i)
+        if (p->screen_patterns[i].validator && sd.spans[i].empty()) return "a validated pattern has no span database";
+    }
+    std::string err;
+    p->screen = ScreenDb::Load(*p, &err);
+    if (!err.empty()) return err;
   }
   for (auto& ps : p->pattern_sets) {
     if (ps.patterns.empty()) return "empty pattern set " + ps.name;
@@ -484,9 +527,14 @@ std::string Disassemble(const Program& p) {
         if (!items.empty()) items += " ";
         items += pat.regex ? "/" + pat.source + "/" : "\"" + pat.source + "\"";
         if (pat.caseless) items += "i";
+        if (pat.validator) items += std::string("[") + ValidatorName(static_cast<Validator>(pat.validator)) + "]";
       }
       Line(&out, "  %s: %s", ps.name.c_str(), items.c_str());
     }
+    size_t spans = 0;
+    for (const std::string& d : p.screen_data.spans) spans += !d.empty();
+    Line(&out, "screening: %zu distinct patterns, %s, %zu with span databases", p.screen_patterns.size(),
+         p.screen_data.block.empty() ? "no databases" : "block and stream databases", spans);
   }
   Line(&out, "\npredicates (%zu):", p.predicates.size());
   for (size_t i = 0; i < p.predicates.size(); ++i) {

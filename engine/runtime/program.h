@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/runtime/opcodes.h"
@@ -122,9 +124,14 @@ struct Rule {
 };
 
 struct Pattern {
+  Pattern() = default;
+  Pattern(std::string s, bool r, bool c, uint8_t v = 0, std::string k = std::string())
+      : source(std::move(s)), regex(r), caseless(c), validator(v), kind(std::move(k)) {}
   std::string source;  // literal text or regex source
   bool regex = false;
   bool caseless = false;
+  uint8_t validator = 0;  // a Validator (engine/screen/validators.h) that candidates must pass
+  std::string kind;       // the set that declares it ("std.pii.credit_card"): what a redaction reports
 };
 
 struct PatternSet {
@@ -133,7 +140,32 @@ struct PatternSet {
   bool has_regex = false;           // derived by VerifyAndLink
   bool has_caseless = false;        // derived by VerifyAndLink
   std::vector<std::string> folded;  // derived: each source in ASCII lower case
+  std::vector<uint32_t> ids;        // derived: each pattern's screen pattern id
 };
+
+// One distinct pattern of the program, as the screening engine scans for it.
+// Screen pattern ids are assigned by AssignScreenIds: distinct (source, regex,
+// caseless, validator) in order of first appearance over the sets. They are
+// the Hyperscan expression ids of the databases below.
+struct ScreenPattern {
+  std::string source;
+  bool regex = false;
+  bool caseless = false;
+  uint8_t validator = 0;
+};
+
+// Hyperscan databases the compiler built for a generic x86-64 platform,
+// serialized (hs_serialize_database). Empty when the program has no patterns
+// or was compiled without Hyperscan.
+struct ScreenData {
+  std::string block;                // every screen pattern, block mode, no start of match
+  std::string stream;               // the same, stream mode (screening a response in chunks)
+  std::vector<std::string> spans;   // per screen pattern: block mode with leftmost start of match, or
+                                    // empty when no validator or redact rule needs its spans
+  std::vector<uint32_t> max_width;  // per screen pattern: longest match in bytes, UINT32_MAX if unbounded
+};
+
+class ScreenDb;  // engine/screen/screen.h: the loaded databases
 
 // Limits and budgets are checked by the ledger; the program carries their
 // declaration so tools can show it.
@@ -171,15 +203,18 @@ struct Program {
   uint32_t words = 0;           // predicate bitset width in 64-bit words
   std::vector<uint64_t> masks;  // per conjunction: `words` positive then `words` negative
   std::vector<PatternSet> pattern_sets;
+  ScreenData screen_data;
   std::vector<UsageRule> usage_rules;
 
   // Derived by Link(), never serialized.
   std::vector<Value> consts;  // const_entries as Values pointing into `strings`/`consts`
   uint16_t max_regs = 0;
-  std::vector<uint32_t> phase_predicates[2];  // predicates each phase's rules read
-  std::vector<uint64_t> phase_mask[2];        // same, as a bitset
-  std::vector<uint64_t> rule_mask;            // per rule: `words` of predicates it reads
-  std::vector<FastPredicate> fast;            // per predicate
+  std::vector<uint32_t> phase_predicates[2];   // predicates each phase's rules read
+  std::vector<uint64_t> phase_mask[2];         // same, as a bitset
+  std::vector<uint64_t> rule_mask;             // per rule: `words` of predicates it reads
+  std::vector<FastPredicate> fast;             // per predicate
+  std::vector<ScreenPattern> screen_patterns;  // see AssignScreenIds
+  std::shared_ptr<const ScreenDb> screen;      // null without databases (or without Hyperscan)
 
   const uint64_t* pos_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words]; }
   const uint64_t* neg_mask(uint32_t conj) const { return &masks[size_t(conj) * 2 * words + words]; }
@@ -191,6 +226,10 @@ int32_t FindSlot(const Program& p, std::string_view name);
 // Checks every index, length and jump of a program and builds its derived
 // tables. Returns an empty string on success, else what is wrong.
 std::string VerifyAndLink(Program* p);
+
+// Fills screen_patterns and every set's ids (deterministic; the compiler and
+// the loader agree on the ids).
+void AssignScreenIds(Program* p);
 
 // Human-readable listing of a program (policyc dump).
 std::string Disassemble(const Program& p);

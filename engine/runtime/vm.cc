@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "engine/screen/screen.h"
+
 namespace gavel {
 
 namespace {
@@ -530,31 +532,28 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value& t = regs[in.b];
         if (t.kind != Kind::kString) FAIL("screening a non-string");
         const PatternSet& set = p.pattern_sets[in.c];
-        // A set with a regex cannot be answered without the screening engine,
-        // whatever order its items are in.
-        if (set.has_regex) FAIL("regular-expression patterns need the screening engine, which this build lacks");
-        // Caseless patterns search the text folded to lower case once per
-        // decision (memoized like lower()), with the pattern folded at load.
-        Value folded = t;
-        if (set.has_caseless) {
-          if (const Value* m = MemoFind(arena->memo, Op::kLower, t, nullptr)) {
-            folded = *m;
-          } else if (char* buf = StringRoom(arena, t.len)) {
-            for (uint32_t i = 0; i < t.len; ++i) buf[i] = LowerAscii(t.s[i]);
-            folded = Value::String(buf, t.len);
-            MemoPut(&arena->memo, Op::kLower, t, nullptr, folded);
-          } else {
-            FAIL("strings built by this decision exceed 64 MiB");
-          }
-        }
         int64_t count = 0;
-        for (size_t i = 0; i < set.patterns.size(); ++i) {
-          const Pattern& pat = set.patterns[i];
-          const bool found = pat.caseless ? Sv(folded).find(set.folded[i]) != std::string_view::npos
-                                          : Sv(t).find(pat.source) != std::string_view::npos;
-          if (found) {
-            ++count;
-            if (in.op == Op::kScanAny) break;
+        if (arena->scan) {
+          // One scan of the text answers every set: the memo holds its bitset.
+          const char* why = nullptr;
+          const uint64_t* bits = arena->scan->Scan(t.s, t.len, &why);
+          if (!bits) FAIL(why);
+          for (uint32_t id : set.ids) {
+            if (bits[id / 64] >> (id % 64) & 1) {
+              ++count;
+              if (in.op == Op::kScanAny) break;
+            }
+          }
+        } else {
+          // Without a worker's scanner (unit tests of the VM): literal search.
+          if (set.has_regex) FAIL("regular-expression patterns need the screening engine");
+          for (size_t i = 0; i < set.patterns.size(); ++i) {
+            const Pattern& pat = set.patterns[i];
+            if (pat.validator) FAIL("validated patterns need the screening engine");
+            if (FindLiteral(t.s, t.len, pat.source, pat.caseless)) {
+              ++count;
+              if (in.op == Op::kScanAny) break;
+            }
           }
         }
         A = in.op == Op::kScanAny ? Value::Bool(count > 0) : Value::Int(count);

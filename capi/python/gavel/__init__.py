@@ -158,6 +158,8 @@ name) and message (a route's message is the model routed to)."""
 
 RuleError = collections.namedtuple("RuleError", ["rule", "message"])
 RuleError.__doc__ = """A rule whose condition (or message) could not be evaluated."""
+Redaction = collections.namedtuple("Redaction", "field begin end kind replacement")
+Redaction.__doc__ = """A span to mask: in the JSON string at ``field``, UTF-8 bytes [begin, end)."""
 
 
 class Decision:
@@ -167,7 +169,10 @@ class Decision:
     ``code`` and ``message`` (of the deciding deny; "" when allowed),
     ``route`` (the model to route to, or None), ``rules`` (tuple of ``Rule``,
     every rule that fired, in rule order), ``errors`` (tuple of
-    ``RuleError``), ``redaction_count``, ``bundle_hash`` (the bundle that
+    ``RuleError``), ``redaction_count``, ``redactions`` (tuple of
+    ``Redaction``: field path, UTF-8 byte offsets, kind, replacement),
+    ``redacted`` (tuple of (field path, the field's text with its spans
+    replaced) pairs), ``bundle_hash`` (the bundle that
     decided, "xxh3:..."), ``eval_ns`` and ``json`` (the whole decision as the
     library renders it). ``to_dict()`` parses ``json``.
     """
@@ -181,6 +186,8 @@ class Decision:
         "rules",
         "errors",
         "redaction_count",
+        "redactions",
+        "redacted",
         "bundle_hash",
         "eval_ns",
         "json",
@@ -197,6 +204,8 @@ class Decision:
         rules=(),
         errors=(),
         redaction_count=0,
+        redactions=(),
+        redacted=None,
         bundle_hash="",
         eval_ns=0,
         json="{}",
@@ -210,6 +219,8 @@ class Decision:
         s(self, "rules", tuple(Rule(*r) for r in rules))
         s(self, "errors", tuple(RuleError(*e) for e in errors))
         s(self, "redaction_count", int(redaction_count))
+        s(self, "redactions", tuple(Redaction(*r) for r in redactions))
+        s(self, "redacted", tuple(tuple(f) for f in (redacted or ())))
         s(self, "bundle_hash", bundle_hash)
         s(self, "eval_ns", int(eval_ns))
         s(self, "json", json)
@@ -286,6 +297,24 @@ class _Reader:
             RuleError(text(lib.decision_error_rule, d, i), text(lib.decision_error_message, d, i))
             for i in range(lib.decision_error_count(d))
         ]
+        redactions = []
+        field, kind, repl = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+        flen, klen, rlen = ctypes.c_size_t(), ctypes.c_size_t(), ctypes.c_size_t()
+        begin, end = ctypes.c_size_t(), ctypes.c_size_t()
+        for i in range(lib.decision_redaction_count(d)):
+            lib.decision_redaction(
+                d, i, ctypes.byref(field), ctypes.byref(flen), ctypes.byref(begin), ctypes.byref(end),
+                ctypes.byref(kind), ctypes.byref(klen), ctypes.byref(repl), ctypes.byref(rlen)
+            )
+
+            def s(p, n):
+                return ctypes.string_at(p.value, n.value).decode("utf-8", "replace") if p.value else ""
+
+            redactions.append((s(field, flen), begin.value, end.value, s(kind, klen), s(repl, rlen)))
+        redacted = [
+            (text(lib.decision_redacted_field, d, i), text(lib.decision_redacted_text, d, i))
+            for i in range(lib.decision_redacted_count(d))
+        ]
         json_text = text(lib.decision_json, d) or "{}"
         return Decision(
             allowed=lib.decision_allowed(d) == 1,
@@ -296,6 +325,8 @@ class _Reader:
             rules=rules,
             errors=errors,
             redaction_count=lib.decision_redaction_count(d),
+            redactions=redactions,
+            redacted=redacted,
             bundle_hash=text(lib.decision_bundle_hash, d) or "",
             eval_ns=lib.decision_eval_ns(d),
             json=json_text,

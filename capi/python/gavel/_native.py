@@ -38,11 +38,16 @@ class _Decision(ctypes.Structure):
     pass
 
 
+class _Stream(ctypes.Structure):
+    pass
+
+
 OptionsP = ctypes.POINTER(_Options)
 EngineP = ctypes.POINTER(_Engine)
 WorkerP = ctypes.POINTER(_Worker)
 InputP = ctypes.POINTER(_Input)
 DecisionP = ctypes.POINTER(_Decision)
+StreamP = ctypes.POINTER(_Stream)
 
 # char** errptr: a pointer to a c_void_p that the library may set.
 ErrP = ctypes.POINTER(ctypes.c_void_p)
@@ -118,6 +123,32 @@ _PROTOTYPES = {
     "gavel_decision_error_rule": (_c.c_void_p, [DecisionP, _c.c_size_t, SizeP]),
     "gavel_decision_error_message": (_c.c_void_p, [DecisionP, _c.c_size_t, SizeP]),
     "gavel_decision_redaction_count": (_c.c_size_t, [DecisionP]),
+    "gavel_decision_redaction": (
+        _c.c_int,
+        [
+            DecisionP,
+            _c.c_size_t,
+            _c.POINTER(_c.c_void_p),
+            SizeP,
+            SizeP,
+            SizeP,
+            _c.POINTER(_c.c_void_p),
+            SizeP,
+            _c.POINTER(_c.c_void_p),
+            SizeP,
+        ],
+    ),
+    "gavel_decision_redacted_count": (_c.c_size_t, [DecisionP]),
+    "gavel_decision_redacted_field": (_c.c_void_p, [DecisionP, _c.c_size_t, SizeP]),
+    "gavel_decision_redacted_text": (_c.c_void_p, [DecisionP, _c.c_size_t, SizeP]),
+    # streamed responses
+    "gavel_stream_create": (StreamP, [EngineP, _c.c_size_t, ErrP]),
+    "gavel_stream_destroy": (None, [StreamP]),
+    "gavel_stream_write": (
+        DecisionP,
+        [StreamP, WorkerP, InputP, _c.c_char_p, _c.c_size_t, _c.POINTER(_c.c_void_p), SizeP, ErrP],
+    ),
+    "gavel_stream_finish": (DecisionP, [StreamP, WorkerP, InputP, _c.POINTER(_c.c_void_p), SizeP, ErrP]),
     "gavel_decision_bundle_hash": (_c.c_void_p, [DecisionP, SizeP]),
     "gavel_decision_eval_ns": (_c.c_uint64, [DecisionP]),
     "gavel_decision_json": (_c.c_void_p, [DecisionP, SizeP]),

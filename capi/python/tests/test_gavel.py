@@ -117,7 +117,7 @@ class EngineCase(unittest.TestCase):
 class LibraryTest(unittest.TestCase):
     def test_version_and_format(self):
         self.assertEqual(gavel.version(), "0.1.0")
-        self.assertEqual(gavel.bundle_format(), 1)
+        self.assertEqual(gavel.bundle_format(), 2)
 
     def test_explicit_library_path(self):
         with gavel.Engine(SUPPORT, library=os.environ["GAVEL_LIBRARY"]) as engine:

@@ -1,0 +1,135 @@
+// Content screening at run time: the loaded pattern databases of a program
+// (shared, immutable) and one worker's scanning state (scratch, normalization
+// buffer, the per-decision scan memo).
+//
+// Every text is screened once per decision, however many predicates and sets
+// read it: one scan over all patterns of the program yields the bitset of
+// patterns that occur, and each `contains`/`count`/`matches` reads its bits.
+// Detection never asks for the start of a match; spans are found afterwards,
+// with a per-pattern database, only for patterns that matched and only when a
+// validator or a redact rule needs them.
+//
+// Natively the scanner is Hyperscan (runtime part only: loading deserializes
+// databases the compiler built and never compiles a regex). A build without
+// Hyperscan (GAVEL_HAVE_HYPERSCAN unset, e.g. wasm32) searches literal patterns
+// directly and reports a rule error for regex patterns.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/runtime/cache_line.h"
+#include "engine/runtime/program.h"
+#include "engine/screen/normalize.h"
+
+namespace gavel {
+
+class ScreenDb {
+ public:
+  ~ScreenDb();
+  ScreenDb(const ScreenDb&) = delete;
+  ScreenDb& operator=(const ScreenDb&) = delete;
+
+  // Deserializes p.screen_data (p's screen ids assigned). Returns null with
+  // *err set when the data is refused, null with *err empty when there is
+  // nothing to load (no patterns, or a build without Hyperscan).
+  static std::shared_ptr<const ScreenDb> Load(const Program& p, std::string* err);
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  ScreenDb();
+  std::unique_ptr<Impl> impl_;
+};
+
+// A match span in the bytes of the text as given (before normalization).
+using SpanFn = void (*)(void* ctx, uint32_t begin, uint32_t end);
+
+class ScanState {
+ public:
+  ScanState();
+  ~ScanState();
+  ScanState(const ScanState&) = delete;
+  ScanState& operator=(const ScanState&) = delete;
+
+  // Starts a decision against p: forgets the previous decision's scans and
+  // makes the scratch fit p's databases (allocating only when they grew).
+  // Returns false with *err if the scratch cannot be allocated.
+  bool Begin(const Program& p, std::string* err);
+
+  // The screen patterns (validated) that occur in the text, as a bitset of
+  // Words() words; the text is scanned at most once per decision. Returns
+  // null with *err (static text) when it cannot be screened.
+  const uint64_t* Scan(const char* s, uint32_t len, const char** err);
+
+  // Every validated match of screen pattern `id` in the text, as spans of the
+  // original bytes, in order of their end. Returns false with *err on failure.
+  bool Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void* ctx, const char** err);
+
+  uint32_t Words() const { return words_; }
+  // Texts scanned since Begin (memo hits not counted).
+  uint32_t scans() const { return scans_; }
+  const Program* program() const { return program_; }
+
+  // Records the scan result of a text screened another way (a streamed
+  // response: the stream's cumulative matches stand for the whole text).
+  void Seed(const char* s, uint32_t len, const uint64_t* bits);
+
+  // Screening one text without the memo (streaming uses this for windows).
+  bool ScanUncached(const char* s, uint32_t len, uint64_t* bits, const char** err);
+
+  struct Hs;  // Hyperscan scratch, when built with it
+  Hs* hs() { return hs_.get(); }
+  const ScreenDb* db() const { return db_.get(); }
+
+ private:
+  struct MemoEntry {
+    const char* s = nullptr;
+    uint32_t len = 0;
+    uint32_t bits = 0;  // offset into memo_bits_
+  };
+  static constexpr int kMemo = 32;
+
+  const Program* program_ = nullptr;
+  std::shared_ptr<const ScreenDb> db_;  // the databases the scratch was sized for
+  std::unique_ptr<Hs> hs_;
+  uint32_t words_ = 0;
+  NormalizedText norm_;
+  MemoEntry memo_[kMemo];
+  int memo_n_ = 0, memo_next_ = 0;
+  uint32_t scans_ = 0;
+  LocalVector<uint64_t> memo_bits_;  // kMemo * words_
+  LocalVector<uint64_t> cand_;       // candidates awaiting their validator
+};
+
+// The stream-mode state of one text screened in pieces (a streamed
+// response): matches that cross piece boundaries are found, however far
+// apart their start and end are. Validated patterns are not reported here
+// (a validator needs the whole match); see ResponseStream.
+class ScreenStream {
+ public:
+  ScreenStream();
+  ~ScreenStream();
+  ScreenStream(const ScreenStream&) = delete;
+  ScreenStream& operator=(const ScreenStream&) = delete;
+
+  // Opens a stream on p's stream database. Without one (no patterns, or no
+  // Hyperscan), Feed reports nothing and the caller screens windows only.
+  bool Open(const Program& p, std::string* err);
+  bool active() const { return stream_ != nullptr; }
+  // Scans the next normalized bytes; ORs the patterns found into bits.
+  // `st` must have begun a decision on the same program.
+  bool Feed(ScanState* st, const char* s, uint32_t len, uint64_t* bits, const char** err);
+  // Ends the stream (patterns anchored at the end of text report here).
+  bool Close(ScanState* st, uint64_t* bits, const char** err);
+
+ private:
+  void* stream_ = nullptr;  // hs_stream_t
+  const Program* program_ = nullptr;
+  std::shared_ptr<const ScreenDb> db_;
+};
+
+}  // namespace gavel
