@@ -241,13 +241,13 @@ TEST(Redact, ContentPartsAreSeparateFields) {
                                          {"request.messages[0].content[2].text", 7, 13, "email", "[email]"}}));
 }
 
-TEST(Redact, DeniedDecisionsCarryNoRedactionsAndResponsesAreRedacted) {
+TEST(Redact, DeniedDecisionsListRedactionsAndResponsesAreRedacted) {
   auto e = Compile(std::string(kRedact) + "rule stop { when request.model == \"blocked\" deny }\n");
   ASSERT_TRUE(e);
   Worker w;
   const Decision& d = DecideRequest(w, *e, R"({"model":"blocked","messages":[{"role":"user","content":"a@b.co"}]})");
   EXPECT_FALSE(d.allow);
-  EXPECT_TRUE(d.redactions.empty());
+  EXPECT_EQ(Spans(d), (std::vector<Span>{{"request.messages[0].content", 0, 6, "email", "[email]"}}));
 
   DecodeInput in;
   const std::string resp =

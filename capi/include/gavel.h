@@ -210,7 +210,8 @@ GAVEL_EXPORT size_t gavel_decision_error_count(const gavel_decision_t* d);
 GAVEL_EXPORT const char* gavel_decision_error_rule(const gavel_decision_t* d, size_t i, size_t* len);
 GAVEL_EXPORT const char* gavel_decision_error_message(const gavel_decision_t* d, size_t i, size_t* len);
 
-/* Redactions of an allowed decision (a denied one has none). Each span lies in
+/* Redactions of the redact rules that fired (listed on a deny too, though a
+ * denied request is not forwarded). Each span lies in
  * one JSON string of the body, named by its path ("request.messages[1].content",
  * "request.messages[0].content[2].text", "response.choices[0].message.content");
  * begin/end are UTF-8 byte offsets into that string's decoded value. Spans are

@@ -535,7 +535,7 @@ typedef struct {
   size_t len;
 } Bundle;
 
-static Bundle support, knowledge, coding, bundle_a, bundle_b, candidate, attribute_types;
+static Bundle support, knowledge, coding, bundle_a, bundle_b, candidate, attribute_types, screening;
 
 static gavel_engine_t* Open(const Bundle* b, const gavel_options_t* options) {
   char* err = NULL;
@@ -2107,11 +2107,127 @@ static void TestDecisionSurvivesFailedCallAfterReloads(void) {
   gavel_engine_destroy(e);
 }
 
+static void TestRedaction(void) {
+  gavel_engine_t* e;
+  gavel_worker_t* w;
+  gavel_input_t* in;
+  const gavel_decision_t* d;
+  const char *field, *kind, *repl, *p;
+  size_t field_len, kind_len, repl_len, begin, end, len;
+  StartPhase("redaction");
+  e = Open(&screening, NULL);
+  w = Worker(e);
+  in = gavel_input_create();
+  /* "h\xc3\xa9 " is four bytes: the address starts at byte 4. */
+  SET(gavel_input_set_request_json, in,
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+      "{\"role\":\"user\",\"content\":\"h\\u00e9 ana@example.com or bo@corp.io\"}]}");
+  d = Decide(w, in);
+  CHECK(gavel_decision_allowed(d) == 1);
+  CHECK(gavel_decision_redaction_count(d) == 2);
+  CHECK(gavel_decision_redaction(d, 0, &field, &field_len, &begin, &end, &kind, &kind_len, &repl, &repl_len) == 1);
+  CHECK_STR(field, field_len, "request.messages[1].content");
+  CHECK(begin == 4 && end == 19);
+  CHECK_STR(kind, kind_len, "email");
+  CHECK_STR(repl, repl_len, "[email]");
+  CHECK(gavel_decision_redaction(d, 1, NULL, NULL, &begin, &end, NULL, NULL, NULL, NULL) == 1);
+  CHECK(begin == 23 && end == 33);
+  CHECK(gavel_decision_redaction(d, 2, &field, &field_len, &begin, &end, &kind, &kind_len, &repl, &repl_len) == 0);
+  CHECK_STR(field, field_len, "");
+  CHECK(gavel_decision_redacted_count(d) == 1);
+  p = gavel_decision_redacted_field(d, 0, &len);
+  CHECK_STR(p, len, "request.messages[1].content");
+  p = gavel_decision_redacted_text(d, 0, &len);
+  CHECK_STR(p, len, "h\xc3\xa9 [email] or [email]");
+  p = gavel_decision_redacted_text(d, 1, &len);
+  CHECK_STR(p, len, "");
+  /* The decision JSON names spans, never the addresses. */
+  p = gavel_decision_json(d, &len);
+  CHECK(Contains(p, len, "\"redactions\":[{\"field\":\"request.messages[1].content\",\"start\":4,\"end\":19"));
+  CHECK(!Contains(p, len, "ana@") && !Contains(p, len, "corp.io"));
+  CHECK(gavel_decision_redaction_count(NULL) == 0);
+  CHECK(gavel_decision_redacted_count(NULL) == 0);
+  gavel_input_destroy(in);
+  gavel_worker_destroy(w);
+  gavel_engine_destroy(e);
+}
+
+static void TestStream(void) {
+  gavel_engine_t* e;
+  gavel_worker_t* w;
+  gavel_input_t* in;
+  gavel_stream_t* s;
+  const gavel_decision_t* d;
+  const char* out;
+  size_t out_len;
+  char* err = NULL;
+  char forwarded[512];
+  size_t n = 0;
+  static const char* const pieces[] = {"Your key is sk-ABCDEFGH", "IJKLMNOPQRSTUVWX, keep it safe.", " Bye."};
+  size_t i;
+  StartPhase("stream");
+  e = Open(&screening, NULL);
+  w = Worker(e);
+  in = gavel_input_create();
+  s = gavel_stream_create(e, 16, &err);
+  CHECK_NOERR(err);
+  CHECK(s != NULL);
+  /* The secret is split over two pieces; nothing of it is forwarded unmasked. */
+  for (i = 0; i < 3; ++i) {
+    d = gavel_stream_write(s, w, in, pieces[i], strlen(pieces[i]), &out, &out_len, &err);
+    CHECK_NOERR(err);
+    CHECK(d != NULL && gavel_decision_allowed(d) == 1);
+    CHECK(!Contains(out, out_len, "sk-"));
+    memcpy(forwarded + n, out, out_len);
+    n += out_len;
+  }
+  d = gavel_stream_finish(s, w, in, &out, &out_len, &err);
+  CHECK_NOERR(err);
+  CHECK(gavel_decision_allowed(d) == 1);
+  memcpy(forwarded + n, out, out_len);
+  n += out_len;
+  forwarded[n] = '\0';
+  CHECK_STR(forwarded, n, "Your key is [secret], keep it safe. Bye.");
+  gavel_stream_destroy(s);
+
+  /* A phrase split over pieces denies, and the stream stays denied. */
+  s = gavel_stream_create(e, 0, &err);
+  CHECK_NOERR(err);
+  d = gavel_stream_write(s, w, in, NAME("the launch"), &out, &out_len, &err);
+  CHECK(gavel_decision_allowed(d) == 1);
+  d = gavel_stream_write(s, w, in, NAME(" codes are"), &out, &out_len, &err);
+  CHECK(gavel_decision_allowed(d) == 0);
+  CHECK(gavel_decision_status(d) == 403);
+  CHECK(out_len == 0);
+  out = gavel_decision_code(d, &out_len);
+  CHECK_STR(out, out_len, "forbidden");
+  d = gavel_stream_finish(s, w, in, &out, &out_len, &err);
+  CHECK(gavel_decision_allowed(d) == 0 && out_len == 0);
+  gavel_stream_destroy(s);
+
+  /* Bad arguments are errors, never crashes. */
+  CHECK(gavel_stream_create(NULL, 0, &err) == NULL);
+  CHECK_ERR(err, "engine is NULL");
+  s = gavel_stream_create(e, 0, &err);
+  CHECK(gavel_stream_write(s, NULL, in, NAME("x"), &out, &out_len, &err) == NULL);
+  CHECK_ERR(err, "worker is NULL");
+  CHECK(gavel_stream_write(s, w, in, NULL, 3, &out, &out_len, &err) == NULL);
+  CHECK_ERR(err, "piece is NULL");
+  CHECK(gavel_stream_write(NULL, w, in, NAME("x"), NULL, NULL, &err) == NULL);
+  CHECK_ERR(err, "stream is NULL");
+  gavel_stream_destroy(s);
+  gavel_stream_destroy(NULL);
+
+  gavel_input_destroy(in);
+  gavel_worker_destroy(w);
+  gavel_engine_destroy(e);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 8) {
+  if (argc != 9) {
     fprintf(stderr,
             "usage: c_test SUPPORT.bundle KNOWLEDGE.bundle CODING.bundle RELOAD_A.bundle RELOAD_B.bundle "
-            "SHADOW_CANDIDATE.bundle ATTRIBUTE_TYPES.bundle\n");
+            "SHADOW_CANDIDATE.bundle ATTRIBUTE_TYPES.bundle SCREENING.bundle\n");
     return 2;
   }
   Load(&support, argv[1]);
@@ -2121,6 +2237,7 @@ int main(int argc, char** argv) {
   Load(&bundle_b, argv[5]);
   Load(&candidate, argv[6]);
   Load(&attribute_types, argv[7]);
+  Load(&screening, argv[8]);
 
   TestVersion();
   TestOpen();
@@ -2140,6 +2257,8 @@ int main(int argc, char** argv) {
   TestManyHandles();
   TestAttributeTypes();
   TestDecisionSurvivesFailedCallAfterReloads();
+  TestRedaction();
+  TestStream();
 
   free(support.bytes);
   free(knowledge.bytes);
@@ -2148,6 +2267,7 @@ int main(int argc, char** argv) {
   free(bundle_b.bytes);
   free(candidate.bytes);
   free(attribute_types.bytes);
+  free(screening.bytes);
   printf("c_test: %u checks passed\n", checks);
   return 0;
 }

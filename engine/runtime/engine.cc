@@ -237,7 +237,9 @@ void Worker::Evaluate(const Program& p, Phase phase) {
     d_.message = "no allow rule matched (default deny)";
   }
   if (!d_.allow) d_.has_route = false;
-  if (d_.allow && !spans_.empty()) ApplyRedactions(p);
+  // Listed on a deny too: the request is not forwarded, but explain and
+  // logs show what would have been masked.
+  if (!spans_.empty()) ApplyRedactions(p);
 }
 
 namespace {

@@ -94,7 +94,8 @@ struct Decision {
   // message is its target model).
   Reused<Reason> fired;
   Reused<Reason> errors;  // rules whose condition (or message) errored
-  // Redactions of an allowed decision, by field in body order then offset.
+  // Redactions of the firing redact rules, by field in body order then offset
+  // (a denied request is not forwarded; its redactions are listed all the same).
   Reused<Redaction> redactions;
   Reused<RedactedField> redacted;
   uint32_t denies = 0, allows = 0, flags = 0;
