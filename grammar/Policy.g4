@@ -45,7 +45,10 @@ effectOpt
     | 'status' INT                                           # statusOpt
     ;
 
-qualifiedRef : name ('.' name)* ;
+qualifiedRef : name ('.' memberName)* ;
+
+// After a dot, the quantifier words name members too (std.pii.any).
+memberName : name | 'any' | 'all' ;
 
 limitBody : 'per' expr (',' expr)* ('when' expr)? INT name 'per' (DURATION | name) ;
 
@@ -59,7 +62,7 @@ budgetClause
 
 expr
     : primary                                                         # primaryExpr
-    | expr '.' name                                                  # memberExpr
+    | expr '.' memberName                                            # memberExpr
     | expr '[' expr ']'                                               # indexExpr
     | '-' expr                                                        # negExpr
     | expr op=('*' | '/' | '%') expr                                  # mulExpr

@@ -204,7 +204,7 @@ class Builder {
     if (auto* c = dynamic_cast<P::MemberExprContext*>(ctx)) {
       auto e = MakeExpr(ExprKind::kMember, ctx);
       e->kids.push_back(Build(c->expr()));
-      e->text = Name(c->name());
+      e->text = c->memberName() ? c->memberName()->getText() : std::string();
       return e;
     }
     if (auto* c = dynamic_cast<P::IndexExprContext*>(ctx)) {

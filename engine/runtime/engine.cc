@@ -72,10 +72,11 @@ std::string ErrorText(const Program& p, const VmError& e) {
 void Worker::RenderMessage(const Program& p, const Rule& r, std::string* out) {
   out->clear();
   if (r.message.empty()) {
-    *out += r.effect == Effect::kDeny    ? "denied by rule "
-            : r.effect == Effect::kAllow ? "allowed by rule "
-            : r.effect == Effect::kFlag  ? "flagged by rule "
-                                         : "rule ";
+    *out += r.effect == Effect::kDeny     ? "denied by rule "
+            : r.effect == Effect::kAllow  ? "allowed by rule "
+            : r.effect == Effect::kFlag   ? "flagged by rule "
+            : r.effect == Effect::kRedact ? "redacted by rule "
+                                          : "rule ";
     *out += r.name;
     return;
   }
@@ -189,6 +190,7 @@ void Worker::Evaluate(const Program& p, Phase phase) {
       }
       case Effect::kRedact: {
         std::string why;
+        const size_t before = spans_.size();
         if (!CollectSpans(p, r, &why)) {
           d_.outcomes[r] = RuleOutcome::kError;
           Reason& er = d_.errors.Push();
@@ -196,6 +198,8 @@ void Worker::Evaluate(const Program& p, Phase phase) {
           er.message = "redact: " + why;
           break;
         }
+        // A redact rule takes effect, and is listed, only when it masks something.
+        if (spans_.size() == before) break;
         Reason& rs = d_.fired.Push();
         rs.rule = r;
         RenderMessage(p, rule, &rs.message);
