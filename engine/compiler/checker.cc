@@ -287,6 +287,7 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
   for (const std::string& f : d.flags) apply(f, d.name_range, &set_caseless, &set_validator);
   PatternSet ps;
   ps.name = name;
+  int rejected = 0;
   for (PatternItem& it : d.items) {
     Pattern p;
     p.source = it.text;
@@ -306,8 +307,18 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
       diags_->Warning("W0106", it.range, "pattern listed twice in '" + name + "'");
       continue;
     }
-    if (!CheckScreenPattern(p, it.range)) continue;
+    if (!CheckScreenPattern(p, it.range)) {
+      ++rejected;
+      continue;
+    }
     ps.patterns.push_back(std::move(p));
+  }
+  if (ps.patterns.empty() && rejected) {
+    // Its patterns were reported; keep the name so rules that use it do not
+    // report it again as unknown.
+    scope_.patterns[name] = static_cast<uint32_t>(scope_.pattern_sets.size());
+    scope_.pattern_sets.push_back(std::move(ps));
+    return;
   }
   if (ps.patterns.empty()) {
     diags_->Error("E0205", d.name_range, "pattern set '" + name + "' has no patterns");
