@@ -71,6 +71,8 @@ __all__ = [
     "Decision",
     "Rule",
     "RuleError",
+    "Redaction",
+    "ResponseStream",
     "EFFECTS",
     "version",
     "bundle_format",
@@ -666,6 +668,23 @@ class Worker:
             self._owner = None
             self._busy.release()
 
+    def stream(self, *, holdback=0, request=None, principal=None, context=None, env=None, attributes=None):
+        """Starts screening a response that arrives in pieces; returns a ResponseStream.
+
+        The exchange's request, principal, context, env and attributes are
+        given once here. ``holdback`` is how many bytes are held back after
+        each piece (0: the library's default, 256); see ResponseStream.
+        """
+        return ResponseStream(
+            self,
+            holdback=holdback,
+            request=request,
+            principal=principal,
+            context=context,
+            env=env,
+            attributes=attributes,
+        )
+
     def _set_attributes(self, inp, attributes):
         lib = self._lib
         for name, value in attributes.items():
@@ -727,3 +746,95 @@ class Worker:
 
     def __repr__(self):
         return "<gavel.Worker%s>" % (" closed" if self._handle is None else "")
+
+
+class ResponseStream:
+    """A streamed response screened piece by piece against the ``on response`` rules.
+
+    ``write(text)`` returns ``(decision, forwarded)``: the decision over all
+    text so far, and the text that may be sent to the client now, with
+    redactions applied. The last ``holdback`` bytes are held back so that a
+    secret split over pieces is masked before any of it is sent;
+    ``finish()`` returns the rest. Once a decision denies, nothing more is
+    forwarded: end the response. Use it from the worker's thread.
+    """
+
+    def __init__(self, worker, *, holdback=0, request=None, principal=None, context=None, env=None,
+                 attributes=None):
+        self._worker = worker
+        self._lib = lib = worker._lib
+        self._handle = None
+        self._input = None
+        self._keep = []
+        err = ctypes.c_void_p()
+        handle = lib.stream_create(worker._engine._h(), int(holdback), ctypes.byref(err))
+        if not handle:
+            _raise_error(lib, err, "cannot create a stream")
+        inp = lib.input_create()
+        if not inp:
+            lib.stream_destroy(handle)
+            raise MemoryError("gavel_input_create failed")
+        self._handle, self._input = handle, inp
+        for setter, value, what in (
+            (lib.input_set_request_json, request, "request"),
+            (lib.input_set_principal_json, principal, "principal"),
+            (lib.input_set_context_json, context, "context"),
+            (lib.input_set_env_json, env, "env"),
+        ):
+            if value is not None:
+                b = _json_bytes(value, what)
+                self._keep.append(b)  # the library keeps views, not copies
+                setter(inp, b, len(b))
+        if attributes:
+            worker._set_attributes(inp, attributes)
+
+    def _step(self, piece):
+        w = self._worker
+        if not w._busy.acquire(False):
+            raise GavelError("worker is in use by another thread (use one Worker per thread)")
+        try:
+            if self._handle is None or w._handle is None:
+                raise GavelError("stream or worker is closed")
+            lib = self._lib
+            out, out_len, err = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_void_p()
+            if piece is None:
+                d = lib.stream_finish(self._handle, w._handle, self._input, ctypes.byref(out), ctypes.byref(out_len),
+                                      ctypes.byref(err))
+            else:
+                b = _text_bytes(piece, "a piece")
+                d = lib.stream_write(self._handle, w._handle, self._input, b, len(b), ctypes.byref(out),
+                                     ctypes.byref(out_len), ctypes.byref(err))
+            if not d:
+                _raise_error(lib, err, "stream failed")
+            forwarded = ctypes.string_at(out.value, out_len.value).decode("utf-8", "replace") if out.value else ""
+            return w._reader.decision(d), forwarded
+        finally:
+            w._busy.release()
+
+    def write(self, piece):
+        """Screens the next piece (str or bytes); returns (decision, text to forward now)."""
+        return self._step(piece)
+
+    def finish(self):
+        """The response is complete: returns (decision, the held-back text)."""
+        return self._step(None)
+
+    def close(self):
+        if self._input is not None:
+            self._lib.input_destroy(self._input)
+        if self._handle is not None:
+            self._lib.stream_destroy(self._handle)
+        self._handle = self._input = None
+        self._keep = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass

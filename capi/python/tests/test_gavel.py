@@ -32,6 +32,7 @@ KNOWLEDGE = os.path.join(BUNDLE_DIR, "knowledge_assistant.bundle")
 CODING = os.path.join(BUNDLE_DIR, "coding_assistant.bundle")
 SUPPORT_POLICY = os.path.join(REPO, "policies", "support_assistant.policy")
 ATTRIBUTES_POLICY = os.path.join(HERE, "policies", "attributes.policy")
+SCREENING_POLICY = os.path.join(HERE, "policies", "screening.policy")
 
 import gavel  # noqa: E402
 
@@ -265,6 +266,53 @@ class MalformedInputTest(EngineCase):
         with self.assertRaises(TypeError):
             self.worker.decide(chat(), input_tokens="12")
         self.assertTrue(self.worker.decide(chat(model="gpt-4o-mini", user="u")).allowed)
+
+
+class ScreeningTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bundle = compile_policy(SCREENING_POLICY)
+
+    def setUp(self):
+        self.engine = gavel.Engine(self.bundle)
+        self.worker = self.engine.worker()
+
+    def tearDown(self):
+        self.engine.close()
+
+    def test_redactions(self):
+        d = self.worker.decide(chat("h\u00e9 ana@example.com or bo@corp.io"))
+        self.assertTrue(d.allowed)
+        self.assertEqual(
+            d.redactions,
+            (
+                gavel.Redaction("request.messages[0].content", 4, 19, "email", "[email]"),
+                gavel.Redaction("request.messages[0].content", 23, 33, "email", "[email]"),
+            ),
+        )
+        self.assertEqual(d.redacted, (("request.messages[0].content", "h\u00e9 [email] or [email]"),))
+        self.assertEqual(d.redaction_count, 2)
+        self.assertNotIn("ana@", d.json)
+
+    def test_stream_masks_a_secret_split_over_pieces(self):
+        forwarded = []
+        with self.worker.stream(holdback=16) as s:
+            for piece in ("Your key is sk-ABCDEFGH", "IJKLMNOPQRSTUVWX, keep it safe.", " Bye."):
+                d, out = s.write(piece)
+                self.assertTrue(d.allowed)
+                self.assertNotIn("sk-", out)
+                forwarded.append(out)
+            d, out = s.finish()
+            forwarded.append(out)
+        self.assertEqual("".join(forwarded), "Your key is [secret], keep it safe. Bye.")
+
+    def test_stream_denial_is_sticky(self):
+        s = self.worker.stream()
+        self.assertTrue(s.write("the launch")[0].allowed)
+        d, out = s.write(" codes are")
+        self.assertEqual((d.allowed, d.code, out), (False, "forbidden", ""))
+        self.assertEqual(s.finish()[1], "")
+        s.close()
 
 
 class AttributesTest(unittest.TestCase):
