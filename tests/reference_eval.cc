@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "engine/screen/normalize.h"
+#include "engine/screen/validators.h"
 
 namespace gavel {
 namespace reference {
@@ -204,7 +205,17 @@ std::string Normalized(const std::string& s) {
 bool RegexOccurs(const std::string& text, const Pattern& p) {
   std::regex::flag_type f = std::regex::ECMAScript;
   if (p.caseless) f |= std::regex::icase;
-  return std::regex_search(Normalized(text), std::regex(p.source, f));
+  const std::string t = Normalized(text);
+  const std::regex re(p.source, f);
+  if (!p.validator) return std::regex_search(t, re);
+  // A validated pattern counts if some match passes: try the leftmost match
+  // starting at each offset.
+  for (size_t at = 0; at < t.size(); ++at) {
+    std::smatch m;
+    if (!std::regex_search(t.cbegin() + at, t.cend(), m, re, std::regex_constants::match_continuous)) continue;
+    if (Validate(static_cast<Validator>(p.validator), std::string_view(&t[at], m.length(0)))) return true;
+  }
+  return false;
 }
 
 bool Occurs(const std::string& raw, const Pattern& p) {
@@ -666,7 +677,7 @@ bool ReferencePolicy::Load(const std::string& path, const std::string& text, std
     *err = diags_->Render(*source_);
     return false;
   }
-  checker_ = std::make_unique<Checker>(ast_.get(), diags_.get(), limits, "", path);
+  checker_ = std::make_unique<Checker>(ast_.get(), diags_.get(), limits, GAVEL_SOURCE_DIR "/stdlib", path);
   if (!checker_->Run()) {
     *err = diags_->Render(*source_);
     return false;
@@ -692,6 +703,42 @@ Truth ReferencePolicy::Condition(size_t r, const Value* slots, std::string* why)
   if (!d.expr) return Truth::kTrue;  // "A rule without when always fires."
   Evaluator ev(*scope_, slots);
   return ev.Try(*d.expr, why);
+}
+
+bool ReferencePolicy::RedactMasks(const EffectAst& ef, const Value* slots) const {
+  const int32_t slot = ef.message ? ef.message->slot : -1;
+  std::vector<std::string> texts;
+  auto role_of = [](std::string_view role) {
+    if (role == "user") return 1;
+    if (role == "system" || role == "developer") return 2;
+    if (role == "tool" || role == "function") return 3;
+    return 0;
+  };
+  if (slot == static_cast<int32_t>(kSlotResponseText)) {
+    const Value& v = slots[kSlotResponseText];
+    if (v.kind == Kind::kString) texts.emplace_back(v.s, v.len);
+  } else {
+    const int want = slot == static_cast<int32_t>(kSlotRequestUserText)     ? 1
+                     : slot == static_cast<int32_t>(kSlotRequestSystemText) ? 2
+                     : slot == static_cast<int32_t>(kSlotRequestToolText)   ? 3
+                                                                            : -1;
+    const Value& list = slots[kSlotRequestMessages];
+    if (list.kind == Kind::kList) {
+      for (uint32_t i = 0; i < list.len; ++i) {
+        const Value* f = list.items[i].items;
+        if (want >= 0 && role_of(std::string_view(f[kMessageRole].s, f[kMessageRole].len)) != want) continue;
+        texts.emplace_back(f[kMessageContent].s, f[kMessageContent].len);
+      }
+    }
+  }
+  for (const auto& [name, range] : ef.redact_sets) {
+    auto it = scope_->patterns.find(name);
+    if (it == scope_->patterns.end()) continue;
+    for (const Pattern& p : scope_->pattern_sets[it->second].patterns)
+      for (const std::string& t : texts)
+        if (Occurs(t, p)) return true;
+  }
+  return false;
 }
 
 RefDecision ReferencePolicy::Decide(const Value* slots, Phase phase) const {
@@ -721,6 +768,12 @@ RefDecision ReferencePolicy::Decide(const Value* slots, Phase phase) const {
       } catch (const RuleError& e) {
         out.errors.emplace_back(r, "route: " + e.what);
       }
+      continue;
+    }
+    if (rule.effect == EffectKind::kRedact) {
+      // "A redact rule is listed only when it masked something": some pattern
+      // of its sets occurs in a text of its field.
+      if (RedactMasks(ef, slots)) out.fired.emplace_back(r, "redacted by rule " + rule.name);
       continue;
     }
     std::string msg;

