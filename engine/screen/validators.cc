@@ -65,9 +65,7 @@ bool UsSsn(std::string_view s) {
   for (int i = 1; i < 9; ++i) same = same && d[i] == d[0];
   if (same) return false;
   // Numbers printed in advertising and examples, voided by the Social Security Administration or never issued.
-  static constexpr struct {
-    int area, group, serial;
-  } kSamples[] = {{78, 5, 1120}, {219, 9, 9999}, {123, 45, 6789}};
+  static constexpr struct { int area, group, serial; } kSamples[] = {{78, 5, 1120}, {219, 9, 9999}, {123, 45, 6789}};
   for (const auto& k : kSamples)
     if (area == k.area && group == k.group && serial == k.serial) return false;
   return true;

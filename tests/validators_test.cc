@@ -1,0 +1,70 @@
+// Unit tests of the screening validators (engine/screen/validators.h): Luhn
+// for payment cards, issuable US SSNs, IBAN mod-97 with per-country lengths,
+// and the entropy check of generic secrets.
+#include "engine/screen/validators.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gavel {
+namespace {
+
+bool V(Validator v, const std::string& s) { return Validate(v, s); }
+
+TEST(Validators, Names) {
+  Validator v;
+  for (const char* n : {"luhn", "ssn", "iban", "entropy"}) {
+    ASSERT_TRUE(ValidatorByName(n, &v)) << n;
+    EXPECT_STREQ(ValidatorName(v), n);
+  }
+  EXPECT_FALSE(ValidatorByName("caseless", &v));
+  EXPECT_FALSE(ValidatorByName("", &v));
+  EXPECT_STREQ(ValidatorName(Validator::kNone), "");
+  EXPECT_TRUE(V(Validator::kNone, "anything"));
+}
+
+TEST(Validators, Luhn) {
+  for (const char* ok : {"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004",
+                         "378282246310005", "3782 822463 10005", "6011111111111117", "4222222222222"})
+    EXPECT_TRUE(V(Validator::kLuhn, ok)) << ok;
+  for (const char* bad : {"4111111111111112", "4111 1111 1111 1112", "1234567890123", "0000000000000000",
+                          "411111111111", "41111111111111111111", "4111  1111 1111 1111", "abcd efgh ijkl mnop"})
+    EXPECT_FALSE(V(Validator::kLuhn, bad)) << bad;
+}
+
+TEST(Validators, UsSsn) {
+  for (const char* ok : {"536-22-1498", "536 22 1498", "536221498", "SSN: 536221498", "001-01-0001"})
+    EXPECT_TRUE(V(Validator::kUsSsn, ok)) << ok;
+  for (const char* bad : {"000-12-3456", "666-12-3456", "900-12-3456", "999-99-9999", "536-00-1498", "536-22-0000",
+                          "078-05-1120", "219-09-9999", "123-45-6789", "111-11-1111", "53622149", "5362214981"})
+    EXPECT_FALSE(V(Validator::kUsSsn, bad)) << bad;
+}
+
+TEST(Validators, Iban) {
+  for (const char* ok : {"DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB29NWBK60161331926819",
+                         "GB29 NWBK 6016 1331 9268 19", "FR1420041010050500013M02606", "CH9300762011623852957",
+                         "NL91ABNA0417164300", "NO9386011117947", "gb29nwbk60161331926819"})
+    EXPECT_TRUE(V(Validator::kIban, ok)) << ok;
+  for (const char* bad : {
+           "DE88370400440532013000",     // wrong check digits
+           "DE8937040044053201300",      // one digit short for DE
+           "GB29NWBK6016133192681",      // short
+           "XX89370400440532013000",     // unknown country
+           "DE89 3704 0044 0532 0130 0"  // cut
+       })
+    EXPECT_FALSE(V(Validator::kIban, bad)) << bad;
+}
+
+TEST(Validators, Entropy) {
+  for (const char* ok :
+       {"api_key = \"q8Zr1xV0pL3mN7sT2wY5\"", "secret: Xk29fLq0Pz8vB3nR7tY1wE5c", "token=a1B2c3D4e5F6g7H8i9J0"})
+    EXPECT_TRUE(V(Validator::kEntropy, ok)) << ok;
+  for (const char* bad :
+       {"password = correcthorsebatterystaple", "version: 1.2.3.4-beta", "token = 1234567890123456",
+        "secret = aaaaaaaaaaaaaaaaaaaaaaaa", "api_key = short1A", "token: https://example.com/a/b/c/d/e/f/g/h"})
+    EXPECT_FALSE(V(Validator::kEntropy, bad)) << bad;
+}
+
+}  // namespace
+}  // namespace gavel
