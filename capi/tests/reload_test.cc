@@ -228,12 +228,13 @@ void Watcher(gavel_engine_t* engine, Shared* s, uint64_t* reads) {
 }
 
 // Waits until some thread decides on bundle `a_or_b` after a reload to it.
+// No clock: however slow the machine, the deciders keep running, and a real
+// hang is ended by ctest's timeout.
 bool AwaitDecision(Shared* s, bool a) {
   std::atomic<uint64_t>& count = a ? s->decided_a : s->decided_b;
   const uint64_t before = count.load();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (count.load() <= before) {
-    if (s->failed || std::chrono::steady_clock::now() > deadline) return false;
+    if (s->failed) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
@@ -348,7 +349,7 @@ int main(int argc, char** argv) {
     }
     active = target;
     ++generation;
-    if (!AwaitDecision(&s, target == &bundle_a)) s.Fail("no decision on a freshly reloaded bundle within 60 s");
+    if (!AwaitDecision(&s, target == &bundle_a)) s.Fail("no decision on a freshly reloaded bundle");
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   s.stop = true;
