@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "engine/compiler/compiler.h"
 #include "engine/runtime/bundle.h"
 #include "engine/runtime/engine.h"
+#include "gavel_version.h"
 #include "policyc/explain.h"
 #include "policyc/io.h"
 #include "policyc/load.h"
@@ -43,7 +45,8 @@ const char kMainUsage[] =
 
 const char kStdlibHelp[] =
     "  --stdlib DIR     look up stdlib imports in DIR (default: $GAVEL_STDLIB, else\n"
-    "                   the compiler's built-in location)\n";
+    "                   share/gavel/stdlib of an installed policyc, else the source\n"
+    "                   tree policyc was built from)\n";
 
 const char kInputsHelp[] =
     "  --request F      request body (JSON); F is a file or - for stdin\n"
@@ -199,10 +202,24 @@ bool ParseArgs(int argc, char** argv, int first, const std::vector<OptionSpec>& 
   return true;
 }
 
+// The standard library of an installed policyc (<prefix>/bin/policyc finds
+// <prefix>/share/gavel/stdlib), found from the executable's own location so
+// that an installed tree still works after it is moved.
+std::string InstalledStdlibDir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  const fs::path dir = (exe.parent_path() / GAVEL_STDLIB_FROM_BIN).lexically_normal();
+  return fs::is_directory(dir / "std", ec) ? dir.string() : "";
+}
+
+// Empty means the compiler's fallback: the source tree policyc was built from.
 std::string StdlibDir(const ParsedArgs& args) {
   if (args.Has("--stdlib")) return args.Get("--stdlib");
   const char* env = std::getenv("GAVEL_STDLIB");
-  return env ? env : "";
+  if (env != nullptr && *env != '\0') return env;
+  return InstalledStdlibDir();
 }
 
 void PrintReport(const std::string& report) {
@@ -448,7 +465,7 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   if (first == "--version") {
-    std::printf("policyc 0.1.0 (bundle format %u)\n", kBundleFormatVersion);
+    std::printf("policyc %s (bundle format %u)\n", GAVEL_VERSION_STRING, kBundleFormatVersion);
     return kExitOk;
   }
   const Command* cmd = FindCommand(first);

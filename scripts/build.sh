@@ -5,5 +5,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${GAVEL_BUILD_DIR:-$ROOT/build}"
 "$ROOT/scripts/deps.sh"
-cmake -S "$ROOT" -B "$BUILD" -G Ninja "$@" >/dev/null
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DGAVEL_WERROR=ON "$@" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"

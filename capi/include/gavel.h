@@ -40,14 +40,19 @@
  *
  * Versions
  * --------
- * gavel_version() is the library version; gavel_bundle_format() the newest
- * bundle format it reads. Bundles of a newer format are refused with an error.
+ * gavel_version() is the version of the library loaded at run time; the
+ * GAVEL_VERSION_* macros (gavel_version.h, installed beside this header) are
+ * the version a program was compiled against. gavel_bundle_format() is the
+ * newest bundle format the library reads. Bundles of a newer format are refused
+ * with an error.
  */
 #ifndef GAVEL_H_
 #define GAVEL_H_
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gavel_version.h"
 
 #if defined(_WIN32)
 #if defined(GAVEL_BUILDING)
@@ -71,7 +76,7 @@ typedef struct gavel_decision_t gavel_decision_t;
 
 /* ---- library ------------------------------------------------------------ */
 
-GAVEL_EXPORT const char* gavel_version(void); /* "0.1.0" */
+GAVEL_EXPORT const char* gavel_version(void); /* GAVEL_VERSION_STRING of the library */
 GAVEL_EXPORT int gavel_bundle_format(void);
 /* Frees a message or buffer this library returned through errptr or as an
  * owned char*. Accepts NULL. */

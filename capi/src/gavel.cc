@@ -436,7 +436,7 @@ void SetAttribute(gavel_input_t* input, const char* name, size_t name_len, gavel
 
 extern "C" {
 
-const char* gavel_version(void) { return "0.1.0"; }
+const char* gavel_version(void) { return GAVEL_VERSION_STRING; }
 int gavel_bundle_format(void) { return static_cast<int>(gavel::kBundleFormatVersion); }
 void gavel_free(void* ptr) { std::free(ptr); }
 

@@ -583,6 +583,8 @@ static void TestVersion(void) {
   StartPhase("version");
   CHECK(gavel_version() != NULL);
   CHECK(strcmp(gavel_version(), GAVEL_TEST_VERSION) == 0);
+  CHECK(strcmp(gavel_version(), GAVEL_VERSION_STRING) == 0);
+  CHECK(GAVEL_VERSION_NUMBER == (GAVEL_VERSION_MAJOR * 10000L + GAVEL_VERSION_MINOR) * 10000L + GAVEL_VERSION_PATCH);
   CHECK(gavel_bundle_format() >= 1);
   /* The bundles policyc wrote carry the format this library reads. */
   CHECK(support.len > 12 && memcmp(support.bytes, "GAVELBND", 8) == 0);

@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: gavel_consumer BUNDLE\n");
     return 2;
   }
+  /* The installed header's version macros and the library are one release. */
+  if (strcmp(gavel_version(), GAVEL_VERSION_STRING) != 0 || GAVEL_VERSION_NUMBER <= 0) {
+    fprintf(stderr, "gavel_consumer: header %s, library %s\n", GAVEL_VERSION_STRING, gavel_version());
+    return 1;
+  }
   f = fopen(argv[1], "rb");
   if (f == NULL) {
     fprintf(stderr, "gavel_consumer: cannot open %s\n", argv[1]);
