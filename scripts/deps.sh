@@ -10,6 +10,7 @@ PACKAGES=(
   libhyperscan-dev libre2-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 clang-format git
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -23,6 +23,7 @@
 
 #include "engine/compiler/compiler.h"
 #include "engine/runtime/engine.h"
+#include "tests/needs_hyperscan.h"
 
 namespace gavel {
 namespace {
@@ -400,6 +401,7 @@ TEST(Bundle, ResealedBodyCorruptionIsRefusedOrHarmless) {
 }
 
 TEST(Bundle, DamageInScreeningDatabasesIsRefusedOrHarmless) {
+  GAVEL_NEEDS_HYPERSCAN();
   // Resealed corruption of whole bundles, whose bytes are mostly Hyperscan
   // databases; plus cuts and flips at sampled offsets. Hyperscan checks its
   // own checksum when a database is deserialized.

@@ -21,6 +21,7 @@
 
 #include "engine/compiler/compiler.h"
 #include "engine/runtime/engine.h"
+#include "tests/needs_hyperscan.h"
 #include "tests/reference_eval.h"
 
 namespace gavel {
@@ -977,6 +978,7 @@ rule xor_like { when (principal.c and not (principal.a > 0)) or (not principal.c
 }
 
 TEST(DifferentialTest, Patterns) {
+  GAVEL_NEEDS_HYPERSCAN();
   CheckInline("inline/patterns", R"(package diff.patterns
 on_error skip
 schema principal { s: string }
@@ -1082,6 +1084,7 @@ rule response_allow on response { when response.finish_reason != "content_filter
 // --- the example policies ----------------------------------------------------
 
 TEST(DifferentialTest, ExamplePolicies) {
+  GAVEL_NEEDS_HYPERSCAN();
   namespace fs = std::filesystem;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(fs::path(GAVEL_SOURCE_DIR) / "policies"))

@@ -18,6 +18,7 @@
 
 #include "engine/compiler/compiler.h"
 #include "engine/runtime/bundle.h"
+#include "tests/needs_hyperscan.h"
 
 // Counting global allocator: the steady-state test proves that a warm worker
 // decides without touching the heap. Counting is off except while measuring.
@@ -715,6 +716,7 @@ Input SupportRequest(char variant) {
 }
 
 TEST(Decide, SupportAssistantTypicalRequest) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto engine = ExampleEngine("support_assistant");
   ASSERT_TRUE(engine);
   Worker w;
@@ -730,6 +732,7 @@ TEST(Decide, SupportAssistantTypicalRequest) {
 }
 
 TEST(Decide, SteadyStateDecidesWithoutHeapAllocation) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto engine = ExampleEngine("support_assistant");
   ASSERT_TRUE(engine);
   const Input a = SupportRequest('a'), b = SupportRequest('b');
@@ -783,6 +786,7 @@ TEST(Decide, SteadyStateDecidesWithoutHeapAllocation) {
 }
 
 TEST(Decide, SteadyStateScreeningAndRedactionWithoutHeapAllocation) {
+  GAVEL_NEEDS_HYPERSCAN();
   // Regex screening, a validator, normalization (a zero-width space), spans
   // and redacted text: a warm worker still decides without the heap.
   auto engine = CompileEngine(R"(

@@ -14,6 +14,7 @@
 #include "engine/runtime/bundle.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/stream.h"
+#include "tests/needs_hyperscan.h"
 
 namespace gavel {
 namespace {
@@ -72,6 +73,7 @@ rule system_codename { when request.system_text contains codenames flag "system 
 )";
 
 TEST(Detect, RegexAndLiteralPatternsWithFlags) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kDetect);
   ASSERT_TRUE(e);
   Worker w;
@@ -98,6 +100,7 @@ TEST(Detect, RegexAndLiteralPatternsWithFlags) {
 }
 
 TEST(Detect, EveryPredicateOverOneTextComesFromOneScan) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kDetect);
   ASSERT_TRUE(e);
   Worker w;
@@ -129,6 +132,7 @@ rule injection_seen { when request.text contains injection deny "injection" code
 )";
 
 TEST(Validators, OnlyCandidatesThatPassCount) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kValidated);
   ASSERT_TRUE(e);
   Worker w;
@@ -141,6 +145,7 @@ TEST(Validators, OnlyCandidatesThatPassCount) {
 }
 
 TEST(Evasion, InvisibleAndFullWidthCharactersAreNormalized) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kValidated);
   ASSERT_TRUE(e);
   Worker w;
@@ -190,6 +195,7 @@ std::vector<Span> Spans(const Decision& d) {
 }
 
 TEST(Redact, SpansAreUtf8ByteOffsetsIntoTheField) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kRedact);
   ASSERT_TRUE(e);
   Worker w;
@@ -214,6 +220,7 @@ TEST(Redact, SpansAreUtf8ByteOffsetsIntoTheField) {
 }
 
 TEST(Redact, OverlappingSpansAreMergedAndFieldsFollowRoles) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kRedact);
   ASSERT_TRUE(e);
   Worker w;
@@ -230,6 +237,7 @@ TEST(Redact, OverlappingSpansAreMergedAndFieldsFollowRoles) {
 }
 
 TEST(Redact, ContentPartsAreSeparateFields) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kRedact);
   ASSERT_TRUE(e);
   Worker w;
@@ -242,6 +250,7 @@ TEST(Redact, ContentPartsAreSeparateFields) {
 }
 
 TEST(Redact, DeniedDecisionsListRedactionsAndResponsesAreRedacted) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(std::string(kRedact) + "rule stop { when request.model == \"blocked\" deny }\n");
   ASSERT_TRUE(e);
   Worker w;
@@ -261,6 +270,7 @@ TEST(Redact, DeniedDecisionsListRedactionsAndResponsesAreRedacted) {
 }
 
 TEST(Redact, InvisibleCharactersInsideAMatchAreInsideTheSpan) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kRedact);
   ASSERT_TRUE(e);
   Worker w;
@@ -278,6 +288,7 @@ TEST(Redact, InvisibleCharactersInsideAMatchAreInsideTheSpan) {
 // Bundles carry compiled databases
 
 TEST(Bundle, DatabasesTravelInTheBundleAndDecideTheSame) {
+  GAVEL_NEEDS_HYPERSCAN();
   CompileResult r = CompileSource("screen_test.policy", kRedact);
   ASSERT_TRUE(r.ok()) << r.RenderDiagnostics();
   EXPECT_FALSE(r.program->screen_data.block.empty());
@@ -295,6 +306,7 @@ TEST(Bundle, DatabasesTravelInTheBundleAndDecideTheSame) {
 }
 
 TEST(Bundle, DamagedDatabasesAreRefused) {
+  GAVEL_NEEDS_HYPERSCAN();
   CompileResult r = CompileSource("screen_test.policy", kRedact);
   ASSERT_TRUE(r.ok());
   Program p = *r.program;
@@ -390,6 +402,7 @@ std::string Stream(const Engine& e, std::shared_ptr<const Engine> keep, const st
 }
 
 TEST(Stream, ASecretSplitAtEveryByteIsMaskedBeforeAnyOfItIsForwarded) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kStream);
   ASSERT_TRUE(e);
   const std::string text =
@@ -412,6 +425,7 @@ TEST(Stream, ASecretSplitAtEveryByteIsMaskedBeforeAnyOfItIsForwarded) {
 }
 
 TEST(Stream, NothingIsForwardedBeyondTheHoldbackAndDenialIsSticky) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kStream);
   ASSERT_TRUE(e);
   ResponseStream rs;
@@ -437,6 +451,7 @@ TEST(Stream, NothingIsForwardedBeyondTheHoldbackAndDenialIsSticky) {
 }
 
 TEST(Stream, AMatchLongerThanTheHoldbackIsStillDetected) {
+  GAVEL_NEEDS_HYPERSCAN();
   auto e = Compile(kStream);
   ASSERT_TRUE(e);
   // Holdback 8: the 43-byte secret starts in text already forwarded; the
@@ -449,6 +464,43 @@ TEST(Stream, AMatchLongerThanTheHoldbackIsStillDetected) {
   Stream(*e, e, text, cuts, &denied, &fired, 8);
   EXPECT_EQ(fired.back(), "long_secret_flag");
 }
+
+#if !defined(GAVEL_HAVE_HYPERSCAN)
+// ---------------------------------------------------------------------------
+// The runtime without Hyperscan (the portable build): literal patterns are
+// screened, a regular expression is a rule error that says why, and on_error
+// decides what that means for the request.
+
+TEST(WithoutHyperscan, LiteralsAreScreenedAndRegexesAreRuleErrors) {
+  auto literal = Compile(R"(
+package screen.portable
+patterns words caseless { "alpha" "blue harbor" }
+rule word { when request.user_text contains words deny "word" code "word" }
+)");
+  ASSERT_TRUE(literal);
+  Worker w;
+  const Decision& hit = DecideRequest(w, *literal, User("meet at the BLUE HARBOR pier"));
+  EXPECT_FALSE(hit.allow);
+  EXPECT_EQ(Fired(hit), Names{"word"});
+  EXPECT_TRUE(hit.errors.empty());
+  const Decision& miss = DecideRequest(w, *literal, User("nothing to see"));
+  EXPECT_TRUE(miss.allow);
+  EXPECT_TRUE(miss.errors.empty());
+
+  auto regex = Compile(R"(
+package screen.portable
+on_error deny
+patterns tickets { /\bTCK-[0-9]{4,6}\b/ }
+rule ticket { when request.user_text contains tickets flag "ticket" }
+)");
+  ASSERT_TRUE(regex);
+  const Decision& d = DecideRequest(w, *regex, User("see TCK-1234"));
+  EXPECT_FALSE(d.allow);
+  ASSERT_EQ(d.errors.size(), 1u);
+  EXPECT_NE(d.errors[0].message.find("regular-expression patterns need the screening engine"), std::string::npos)
+      << d.errors[0].message;
+}
+#endif
 
 }  // namespace
 }  // namespace gavel
