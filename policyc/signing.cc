@@ -20,17 +20,30 @@ namespace {
 const char kSecretTag[] = "gavel-ed25519-secret";
 
 // The libsodium secret key (seed and public key, 64 bytes) of a seed.
-void Expand(const SecretKey& key, uint8_t* pk, uint8_t* sk) { crypto_sign_seed_keypair(pk, sk, key.seed.data()); }
+void Expand(const SecretKey& key, uint8_t* pk, uint8_t* sk) {
+  static const int initialized = sodium_init();  // idempotent; picks this CPU's implementations
+  (void)initialized;
+  crypto_sign_seed_keypair(pk, sk, key.seed.data());
+}
 
 }  // namespace
 
+SecretKey KeyFromSeed(const std::array<uint8_t, 32>& seed) {
+  SecretKey key;
+  key.seed = seed;
+  uint8_t sk[crypto_sign_SECRETKEYBYTES];
+  Expand(key, key.public_key.key.data(), sk);
+  sodium_memzero(sk, sizeof sk);
+  key.public_key.id = KeyIdOf(key.public_key.key.data());
+  return key;
+}
+
 bool GenerateKey(SecretKey* out) {
   if (sodium_init() < 0) return false;
-  randombytes_buf(out->seed.data(), out->seed.size());
-  uint8_t sk[crypto_sign_SECRETKEYBYTES];
-  Expand(*out, out->public_key.key.data(), sk);
-  sodium_memzero(sk, sizeof sk);
-  out->public_key.id = KeyIdOf(out->public_key.key.data());
+  std::array<uint8_t, 32> seed;
+  randombytes_buf(seed.data(), seed.size());
+  *out = KeyFromSeed(seed);
+  sodium_memzero(seed.data(), seed.size());
   return true;
 }
 
@@ -69,20 +82,14 @@ bool ParseSecretKey(std::string_view text, SecretKey* out, std::string* err) {
     return false;
   }
   KeyId id;
-  SecretKey key;
+  std::array<uint8_t, 32> seed;
   if (fields.size() != 3 || !ParseHex(fields[1], id.data(), id.size()) ||
-      !ParseHex(fields[2], key.seed.data(), key.seed.size())) {
+      !ParseHex(fields[2], seed.data(), seed.size())) {
     *err = where + "expected `" + std::string(kSecretTag) + " KEY_ID SEED` (16 and 64 hex digits)";
     return false;
   }
-  if (sodium_init() < 0) {
-    *err = "libsodium cannot be initialized";
-    return false;
-  }
-  uint8_t sk[crypto_sign_SECRETKEYBYTES];
-  Expand(key, key.public_key.key.data(), sk);
-  sodium_memzero(sk, sizeof sk);
-  key.public_key.id = KeyIdOf(key.public_key.key.data());
+  SecretKey key = KeyFromSeed(seed);
+  sodium_memzero(seed.data(), seed.size());
   if (key.public_key.id != id) {
     *err = where + "key id " + KeyIdHex(id) + " does not match the key (its id is " + KeyIdHex(key.public_key.id) + ")";
     sodium_memzero(key.seed.data(), key.seed.size());

@@ -23,6 +23,8 @@ struct SecretKey {
 
 // A fresh key pair from the system's random source. False if none is available.
 bool GenerateKey(SecretKey* out);
+// The key pair of a given seed.
+SecretKey KeyFromSeed(const std::array<uint8_t, 32>& seed);
 
 bool ParseSecretKey(std::string_view text, SecretKey* out, std::string* err);
 std::string FormatSecretKey(const SecretKey& key);
