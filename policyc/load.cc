@@ -14,9 +14,10 @@
 namespace gavel::policyc {
 
 bool LooksLikeBundle(const std::string& bytes) {
-  static const char kMagic[] = "GAVELBND";
-  const size_t n = std::min(bytes.size(), sizeof kMagic - 1);
-  if (n > 0 && std::memcmp(bytes.data(), kMagic, n) == 0) return true;
+  for (const char* magic : {"GAVELBND", "GAVELSIG"}) {
+    const size_t n = std::min(bytes.size(), std::strlen(magic));
+    if (n > 0 && std::memcmp(bytes.data(), magic, n) == 0) return true;
+  }
   return bytes.find('\0') != std::string::npos;
 }
 

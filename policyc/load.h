@@ -12,7 +12,8 @@
 
 namespace gavel::policyc {
 
-// True if `bytes` are a bundle (they start with the magic "GAVELBND") or
+// True if `bytes` are a bundle (they start with the magic "GAVELBND", or
+// "GAVELSIG" for a signed one) or
 // binary data no policy source can be: a truncated magic or a NUL byte. Such
 // files go to the bundle loader, whose refusal says what is wrong.
 bool LooksLikeBundle(const std::string& bytes);

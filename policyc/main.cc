@@ -2,6 +2,8 @@
 // function per subcommand. The work itself lives in the compiler, the runtime
 // and the other policyc files; no exception leaves main and no input crashes it.
 // Exit codes: 0 success, 1 errors in the input (or failing tests), 2 usage.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "policyc/explain.h"
 #include "policyc/io.h"
 #include "policyc/load.h"
+#include "policyc/signing.h"
 #include "policyc/test_runner.h"
 
 namespace gavel::policyc {
@@ -35,11 +38,13 @@ const char kMainUsage[] =
     "commands:\n"
     "  check FILE...            compile policies and report diagnostics\n"
     "  fmt [-w|--check] FILE... format policies canonically\n"
-    "  compile FILE -o OUT      compile a policy into a bundle\n"
+    "  compile FILE -o OUT      compile a policy into a bundle (--sign KEY signs it)\n"
     "  eval POLICY [inputs]     decide one request (or response) and print the decision\n"
     "  explain POLICY [inputs]  eval, then explain every predicate and rule\n"
     "  dump POLICY_OR_BUNDLE    disassemble a compiled policy\n"
     "  test PATH...             run .test.yaml files\n"
+    "  keygen -o NAME           make a signing key pair (NAME.key, NAME.pub)\n"
+    "  verify --key PUB BUNDLE  check a signed bundle's signature\n"
     "\n"
     "`policyc <command> --help` describes a command. `policyc --version` prints the version.\n";
 
@@ -80,8 +85,12 @@ const Command kCommands[] = {
      false},
     {"compile",
      "usage: policyc compile [options] FILE -o OUT\n\n"
-     "Compiles a policy into a bundle and prints `wrote OUT (N bytes, bundle xxh3:...)`.\n",
-     "  -o, --output OUT where to write the bundle (required)\n", true},
+     "Compiles a policy into a bundle and prints `wrote OUT (N bytes, bundle xxh3:...)`.\n"
+     "With --sign, the bundle is signed (Ed25519) and the line ends `, signed by key ID`;\n"
+     "engines that trust that key's .pub file load it (docs/design.md, Threat model).\n",
+     "  -o, --output OUT where to write the bundle (required)\n"
+     "  --sign KEY       sign the bundle with the secret key file KEY (from keygen)\n",
+     true},
     {"eval",
      "usage: policyc eval [options] POLICY_OR_BUNDLE\n\n"
      "Decides one request and prints the decision as one line of JSON. With --response\n"
@@ -107,6 +116,23 @@ const Command kCommands[] = {
      "  --coverage       list the rules no case made fire, per policy\n"
      "  -v, --verbose    print every decision, and explanations of failures\n",
      true},
+    {"keygen",
+     "usage: policyc keygen -o NAME\n\n"
+     "Generates an Ed25519 key pair for signing bundles: NAME.key, the secret key\n"
+     "(mode 0600; give it to `policyc compile --sign`), and NAME.pub, the public key\n"
+     "(give it to gateways and to `policyc verify --key`). Prints the key id, the\n"
+     "16 hex digits that name the key in signed bundles and decisions. Existing\n"
+     "files are never overwritten. Each file holds one line (after `#` comments):\n"
+     "  gavel-ed25519-secret KEY_ID SEED        (64 hex digits)\n"
+     "  gavel-ed25519-public KEY_ID PUBLIC_KEY  (64 hex digits)\n",
+     "  -o, --output NAME where to write the keys: NAME.key and NAME.pub (required)\n", false},
+    {"verify",
+     "usage: policyc verify --key PUB [--key PUB...] BUNDLE\n\n"
+     "Checks that BUNDLE is signed by one of the given public keys and loads as an\n"
+     "engine trusting exactly those keys would: prints `ok: BUNDLE signed by key ID\n"
+     "(PUB), bundle xxh3:...` and exits 0. An unsigned bundle, one signed by another\n"
+     "key, a changed byte or a bundle the runtime refuses exit 1 with the reason.\n",
+     "  --key PUB        a trusted public key file (from keygen); may be repeated\n", false},
 };
 
 const Command* FindCommand(const std::string& name) {
@@ -137,11 +163,13 @@ struct OptionSpec {
   const char* name;  // "--request"
   char short_name;   // 'o', or 0
   bool takes_value;
+  bool repeatable = false;  // every value is kept in ParsedArgs::repeated
 };
 
 struct ParsedArgs {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;  // by long name; flags map to ""
+  std::map<std::string, std::string> values;                 // by long name; flags map to ""
+  std::map<std::string, std::vector<std::string>> repeated;  // repeatable options, in order
   bool Has(const std::string& name) const { return values.count(name) != 0; }
   std::string Get(const std::string& name) const {
     auto it = values.find(name);
@@ -193,6 +221,11 @@ bool ParseArgs(int argc, char** argv, int first, const std::vector<OptionSpec>& 
     } else if (!spec->takes_value && has_inline_value) {
       *err = "option " + std::string(spec->name) + " takes no value";
       return false;
+    }
+    if (spec->repeatable) {
+      out->values[spec->name] = value;
+      out->repeated[spec->name].push_back(value);
+      continue;
     }
     if (!out->values.emplace(spec->name, value).second) {
       *err = "option " + std::string(spec->name) + " given twice";
@@ -318,22 +351,110 @@ int RunCompile(const ParsedArgs& args, const Command& cmd) {
     PrintReport("error: " + DisplayName(path) + ": is already a compiled bundle");
     return kExitError;
   }
+  // The key is read first: a bad key fails before any work, and never after
+  // an unsigned bundle has been written in place of the signed one.
+  SecretKey key;
+  const bool sign = args.Has("--sign");
+  if (sign) {
+    if (args.Get("--sign").empty()) return UsageError(cmd, "--sign needs a secret key file");
+    std::string key_text;
+    if (!ReadInput(args.Get("--sign"), &key_text, &err)) {
+      PrintReport("error: " + err);
+      return kExitError;
+    }
+    if (!ParseSecretKey(key_text, &key, &err)) {
+      PrintReport("error: " + DisplayName(args.Get("--sign")) + ": not a secret key: " + err);
+      return kExitError;
+    }
+  }
   CompiledPolicy compiled;
   std::string report;
   const bool ok = CompilePolicy(path, text, StdlibDir(args), &compiled, &report);
   PrintReport(report);
   if (!ok) return kExitError;
-  // Never write a bundle the runtime would refuse.
-  auto engine = Engine::Load(compiled.bundle.data(), compiled.bundle.size(), &err);
+  std::string bytes = sign ? SignBundle(compiled.bundle, key) : compiled.bundle;
+  // Never write a bundle the runtime would refuse (a signed one: as an engine
+  // trusting exactly this key would load it).
+  TrustedKeys trusted;
+  if (sign) trusted.push_back(key.public_key);
+  auto engine = Engine::Load(bytes.data(), bytes.size(), trusted, &err);
   if (engine == nullptr) {
     PrintReport("error: " + DisplayName(path) + ": the compiled bundle was refused by the runtime: " + err);
     return kExitError;
   }
-  if (!WriteFileReplacing(out, compiled.bundle, &err)) {
+  if (!WriteFileReplacing(out, bytes, &err)) {
     PrintReport("error: " + err);
     return kExitError;
   }
-  std::printf("wrote %s (%zu bytes, bundle %s)\n", out.c_str(), compiled.bundle.size(), engine->hash_hex().c_str());
+  std::printf("wrote %s (%zu bytes, bundle %s%s%s)\n", out.c_str(), bytes.size(), engine->hash_hex().c_str(),
+              sign ? ", signed by key " : "", sign ? engine->signer().c_str() : "");
+  return kExitOk;
+}
+
+// --- keygen / verify ----------------------------------------------------
+
+int RunKeygen(const ParsedArgs& args, const Command& cmd) {
+  if (!args.positional.empty()) return UsageError(cmd, "unexpected argument '" + args.positional[0] + "'");
+  const std::string name = args.Get("--output");
+  if (name.empty()) return UsageError(cmd, "-o NAME is required");
+  SecretKey key;
+  if (!GenerateKey(&key)) {
+    PrintReport("error: no random source to generate a key");
+    return kExitError;
+  }
+  std::string err;
+  const std::string secret_path = name + ".key", public_path = name + ".pub";
+  // Both paths are checked first, so a refusal leaves no half of a pair.
+  for (const std::string& p : {secret_path, public_path}) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) == 0) {
+      PrintReport("error: " + p + ": already exists (not overwriting a key)");
+      return kExitError;
+    }
+  }
+  if (!WriteNewFile(secret_path, FormatSecretKey(key), 0600, &err) ||
+      !WriteNewFile(public_path, FormatPublicKey(key.public_key), 0644, &err)) {
+    PrintReport("error: " + err);
+    return kExitError;
+  }
+  std::printf("key id %s: wrote %s (secret, mode 0600) and %s (public)\n", KeyIdHex(key.public_key.id).c_str(),
+              secret_path.c_str(), public_path.c_str());
+  return kExitOk;
+}
+
+int RunVerify(const ParsedArgs& args, const Command& cmd) {
+  if (args.positional.size() != 1) return UsageError(cmd, "expected exactly one bundle");
+  auto it = args.repeated.find("--key");
+  if (it == args.repeated.end() || it->second.empty()) return UsageError(cmd, "--key PUB is required");
+  TrustedKeys trusted;
+  std::map<std::string, std::string> key_files;  // key id -> file that named it
+  for (const std::string& path : it->second) {
+    std::string text, err;
+    PublicKey key;
+    if (!ReadInput(path, &text, &err)) {
+      PrintReport("error: " + err);
+      return kExitError;
+    }
+    if (!ParsePublicKey(text, &key, &err)) {
+      PrintReport("error: " + DisplayName(path) + ": not a public key: " + err);
+      return kExitError;
+    }
+    trusted.push_back(key);
+    key_files.emplace(KeyIdHex(key.id), DisplayName(path));
+  }
+  const std::string& path = args.positional[0];
+  std::string bytes, err;
+  if (!ReadInput(path, &bytes, &err)) {
+    PrintReport("error: " + err);
+    return kExitError;
+  }
+  auto engine = Engine::Load(bytes.data(), bytes.size(), trusted, &err);
+  if (engine == nullptr) {
+    PrintReport("error: " + DisplayName(path) + ": " + err);
+    return kExitError;
+  }
+  std::printf("ok: %s signed by key %s (%s), bundle %s\n", DisplayName(path).c_str(), engine->signer().c_str(),
+              key_files[engine->signer()].c_str(), engine->hash_hex().c_str());
   return kExitOk;
 }
 
@@ -434,6 +555,11 @@ std::vector<OptionSpec> OptionsOf(const std::string& name) {
     specs.push_back({"--check", 0, false});
   } else if (name == "compile") {
     specs.push_back({"--output", 'o', true});
+    specs.push_back({"--sign", 0, true});
+  } else if (name == "keygen") {
+    specs.push_back({"--output", 'o', true});
+  } else if (name == "verify") {
+    specs.push_back({"--key", 0, true, true});
   } else if (name == "eval" || name == "explain") {
     for (const char* o :
          {"--request", "--response", "--principal", "--context", "--env", "--endpoint", "--input-tokens"})
@@ -488,6 +614,8 @@ int Main(int argc, char** argv) {
   if (first == "eval") return RunEval(args, *cmd, args.Has("--explain"));
   if (first == "explain") return RunEval(args, *cmd, true);
   if (first == "dump") return RunDump(args, *cmd);
+  if (first == "keygen") return RunKeygen(args, *cmd);
+  if (first == "verify") return RunVerify(args, *cmd);
   return RunTestCommand(args, *cmd);
 }
 

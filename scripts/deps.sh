@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   antlr4 libantlr4-runtime-dev default-jre-headless
   nlohmann-json3-dev libyaml-cpp-dev libxxhash-dev libsimdjson-dev
-  libhyperscan-dev libre2-dev libpcre2-dev
+  libhyperscan-dev libre2-dev libpcre2-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 clang-format git
   clang-14 libclang-rt-14-dev llvm-14

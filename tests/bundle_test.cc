@@ -250,7 +250,7 @@ TEST(Bundle, EverySingleByteFlipIsRefused) {
       if (i < 8)
         EXPECT_EQ(e, "not a gavel bundle (bad magic)") << i;
       else if (i < 12)
-        EXPECT_NE(e.find("is not supported (this runtime reads version " + std::to_string(kBundleFormatVersion) + ")"),
+        EXPECT_NE(e.find("than this gavel reads (version " + std::to_string(kBundleFormatVersion) + ")"),
                   std::string::npos)
             << e;
       else if (i < 16)
@@ -279,6 +279,14 @@ TEST(Bundle, ReservedHeaderBytesMustBeZero) {
   }
 }
 
+TEST(Bundle, NewerFormatIsRefusedNamingBothVersions) {
+  std::string b = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy", false);
+  SetU32(&b, 8, kBundleFormatVersion + 1);
+  EXPECT_EQ(Read(b), "bundle format version " + std::to_string(kBundleFormatVersion + 1) +
+                         " is newer than this gavel reads (version " + std::to_string(kBundleFormatVersion) +
+                         "); upgrade libgavel");
+}
+
 TEST(Bundle, HeaderChecks) {
   const std::string bytes = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy");
   ASSERT_EQ(Read(bytes), "");
@@ -292,8 +300,11 @@ TEST(Bundle, HeaderChecks) {
   for (uint32_t v : {0u, kBundleFormatVersion - 1, kBundleFormatVersion + 1, 0xffffffffu}) {
     std::string b = bytes;
     SetU32(&b, 8, v);
-    EXPECT_EQ(Read(b), "bundle format version " + std::to_string(v) + " is not supported (this runtime reads version " +
-                           std::to_string(kBundleFormatVersion) + ")");
+    const std::string reads = " than this gavel reads (version " + std::to_string(kBundleFormatVersion) + "); ";
+    EXPECT_EQ(Read(b),
+              "bundle format version " + std::to_string(v) +
+                  (v > kBundleFormatVersion ? " is newer" + reads + "upgrade libgavel"
+                                            : " is older" + reads + "compile the policy again with this policyc"));
   }
   {
     std::string b = bytes;

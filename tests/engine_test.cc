@@ -535,7 +535,7 @@ TEST(DecisionJson, ShapeOfDenyAllowAndRoute) {
   in.request = Chat("bad");
   json deny = json::parse(w.Decide(*engine, in.View()).ToJson());
   EXPECT_EQ(Keys(deny), (std::set<std::string>{"decision", "status", "code", "message", "rules", "errors", "package",
-                                               "version", "bundle", "eval_ns"}));
+                                               "version", "bundle", "signer", "eval_ns"}));
   EXPECT_EQ(deny["decision"], "deny");
   EXPECT_EQ(deny["status"], 429);
   EXPECT_EQ(deny["code"], "first_code");
@@ -544,6 +544,7 @@ TEST(DecisionJson, ShapeOfDenyAllowAndRoute) {
   EXPECT_EQ(deny["version"], "7");
   EXPECT_EQ(deny["bundle"], engine->hash_hex());
   EXPECT_EQ(deny["bundle"].get<std::string>().size(), 37u);
+  EXPECT_EQ(deny["signer"], "unsigned");  // compiled in process: no signature verified
   EXPECT_TRUE(deny["eval_ns"].is_number_unsigned());
   EXPECT_EQ(deny["errors"], json::array());
   const json& rules = deny["rules"];
@@ -561,7 +562,7 @@ TEST(DecisionJson, ShapeOfDenyAllowAndRoute) {
   in.request = Chat("r");
   json route = json::parse(w.Decide(*engine, in.View()).ToJson());
   EXPECT_EQ(Keys(route), (std::set<std::string>{"decision", "status", "route", "rules", "errors", "package", "version",
-                                                "bundle", "eval_ns"}));
+                                                "bundle", "signer", "eval_ns"}));
   EXPECT_EQ(route["decision"], "allow");
   EXPECT_EQ(route["status"], 200);
   EXPECT_EQ(route["route"], "model-a");
@@ -569,7 +570,7 @@ TEST(DecisionJson, ShapeOfDenyAllowAndRoute) {
   in.request = Chat("none");
   json allow = json::parse(w.Decide(*engine, in.View()).ToJson());
   EXPECT_EQ(Keys(allow), (std::set<std::string>{"decision", "status", "rules", "errors", "package", "version", "bundle",
-                                                "eval_ns"}));
+                                                "signer", "eval_ns"}));
   EXPECT_EQ(allow["rules"], json::array());
 }
 

@@ -16,8 +16,9 @@
  *   message, it is freed first. errptr itself may be NULL (errors are then
  *   only visible through the return value). No function prints anything.
  * - Failure is reported, never a crash: NULL handles, zero lengths, truncated,
- *   corrupted or newer-format bundles, malformed requests and requests over
- *   the configured size limit all come back as errors or as decisions.
+ *   corrupted or newer-format bundles, unsigned or wrongly signed bundles
+ *   (when keys are trusted), malformed requests and requests over the
+ *   configured size limit all come back as errors or as decisions.
  * - No C++ exception crosses this API.
  *
  * Threads
@@ -44,7 +45,14 @@
  * GAVEL_VERSION_* macros (gavel_version.h, installed beside this header) are
  * the version a program was compiled against. gavel_bundle_format() is the
  * newest bundle format the library reads. Bundles of a newer format are refused
- * with an error.
+ * with an error naming both versions ("bundle format version 3 is newer than
+ * this gavel reads (version 2); upgrade libgavel").
+ *
+ * Signed bundles
+ * --------------
+ * `policyc compile --sign KEY` signs a bundle with Ed25519. An engine opened
+ * with trusted public keys (gavel_options_trust_key) accepts only bundles
+ * signed by one of them; see docs/design.md, "Threat model".
  */
 #ifndef GAVEL_H_
 #define GAVEL_H_
@@ -88,6 +96,21 @@ GAVEL_EXPORT gavel_options_t* gavel_options_create(void);
 GAVEL_EXPORT void gavel_options_destroy(gavel_options_t* options);
 /* Largest request (or response) body accepted, in bytes. Default 8 MiB. */
 GAVEL_EXPORT void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes);
+/* Trusts a public key for bundle signatures. `public_key` is the text of a
+ * public key file as `policyc keygen` writes it (NAME.pub); its key id names
+ * it. Call once per key: several keys may be trusted at once (key rotation:
+ * trust the new key before bundles signed with it arrive; stop trusting the
+ * old one once no bundle it signed should load). An engine opened with at
+ * least one trusted key refuses, on open, reload and set_shadow alike,
+ * unsigned bundles, bundles signed by any other key and bundles changed
+ * after signing; it verifies the signature over the raw bytes before it reads
+ * anything else. The engine copies the keys at open: no later call on the
+ * options or the engine adds or removes one. Without trusted keys, nothing
+ * is verified (a signed bundle loads too) and the signer is "unsigned".
+ * Returns 1, or 0 and *errptr when the text is not a public key (a secret
+ * key file is refused by name). */
+GAVEL_EXPORT int gavel_options_trust_key(gavel_options_t* options, const char* public_key, size_t public_key_len,
+                                         char** errptr);
 
 /* ---- engine ------------------------------------------------------------- */
 
@@ -107,6 +130,9 @@ GAVEL_EXPORT int gavel_engine_rollback(gavel_engine_t* engine, char** errptr);
 /* The active bundle's hash ("xxh3:" and 32 hex digits), malloc'd; free with
  * gavel_free. */
 GAVEL_EXPORT char* gavel_engine_bundle_hash(const gavel_engine_t* engine);
+/* The key id (16 hex digits) whose signature was verified when the active
+ * bundle was loaded, or "unsigned"; malloc'd, free with gavel_free. */
+GAVEL_EXPORT char* gavel_engine_bundle_signer(const gavel_engine_t* engine);
 /* How many bundles were made active (open counts as 1). */
 GAVEL_EXPORT uint64_t gavel_engine_generation(const gavel_engine_t* engine);
 
@@ -127,7 +153,7 @@ GAVEL_EXPORT uint64_t gavel_engine_shadow_decisions(const gavel_engine_t* engine
 GAVEL_EXPORT uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engine);
 
 /* Decision log: one JSON line per sampled decision (time, decision id, bundle
- * hash, effect, status, rule names, codes, flags and redaction kinds with
+ * hash and signer, effect, status, rule names, codes, flags and redaction kinds with
  * counts -- never request text or matched values). sample_rate is in [0, 1];
  * 1 logs every decision, 0 none. Set fn to NULL to stop logging. */
 typedef void (*gavel_log_fn)(void* arg, const char* line, size_t line_len);
@@ -236,6 +262,9 @@ GAVEL_EXPORT const char* gavel_decision_redacted_field(const gavel_decision_t* d
 GAVEL_EXPORT const char* gavel_decision_redacted_text(const gavel_decision_t* d, size_t i, size_t* len);
 
 GAVEL_EXPORT const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len);
+/* The key id that signed the decision's bundle, or "unsigned" (as
+ * gavel_engine_bundle_signer); the decision JSON carries it as "signer". */
+GAVEL_EXPORT const char* gavel_decision_bundle_signer(const gavel_decision_t* d, size_t* len);
 GAVEL_EXPORT uint64_t gavel_decision_eval_ns(const gavel_decision_t* d);
 /* The whole decision as one JSON object (rendered on first call). */
 GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* len);

@@ -32,6 +32,7 @@ using gavel::Value;
 
 struct gavel_options_t {
   size_t max_request_bytes = 8u << 20;
+  gavel::TrustedKeys trusted_keys;  // copied into the engine at open, fixed from then on
 };
 
 // What a worker needs of its engine, copied under the engine's lock whenever
@@ -136,13 +137,14 @@ char* Dup(const std::string& s) {
   return copy;
 }
 
-std::shared_ptr<const Engine> LoadBundle(const char* bundle, size_t len, char** errptr) {
+std::shared_ptr<const Engine> LoadBundle(const char* bundle, size_t len, const gavel::TrustedKeys& trusted,
+                                         char** errptr) {
   if (bundle == nullptr || len == 0) {
     SetError(errptr, "empty bundle");
     return nullptr;
   }
   std::string err;
-  auto e = Engine::Load(bundle, len, &err);
+  auto e = Engine::Load(bundle, len, trusted, &err);
   if (!e) SetError(errptr, err);
   return e;
 }
@@ -344,6 +346,8 @@ void LogDecision(gavel_worker_t* w, const Decision& d) {
            w->seq);
   line += buf;
   gavel::AppendJsonString(d.engine->hash_hex(), &line);
+  line += ",\"signer\":";
+  gavel::AppendJsonString(d.engine->signer(), &line);
   snprintf(buf, sizeof buf, ",\"decision\":\"%s\",\"status\":%u,\"code\":", d.allow ? "allow" : "deny", d.status);
   line += buf;
   gavel::AppendJsonString(d.code, &line);
@@ -408,7 +412,7 @@ int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
     return 0;
   }
   try {
-    EnginePtr e = LoadBundle(bundle, bundle_len, errptr);
+    EnginePtr e = LoadBundle(bundle, bundle_len, engine->options.trusted_keys, errptr);
     if (!e) return 0;
     std::lock_guard<std::mutex> lock(engine->mu);
     place(engine, std::move(e));
@@ -446,10 +450,33 @@ void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes)
   if (options) options->max_request_bytes = bytes;
 }
 
+int gavel_options_trust_key(gavel_options_t* options, const char* public_key, size_t public_key_len, char** errptr) {
+  if (options == nullptr) {
+    SetError(errptr, "options is NULL");
+    return 0;
+  }
+  try {
+    gavel::PublicKey key;
+    std::string err;
+    if (!gavel::ParsePublicKey(std::string_view(public_key ? public_key : "", public_key ? public_key_len : 0), &key,
+                               &err)) {
+      SetError(errptr, "not a public key: " + err);
+      return 0;
+    }
+    for (const gavel::PublicKey& k : options->trusted_keys)
+      if (k.key == key.key) return 1;
+    options->trusted_keys.push_back(key);
+    return 1;
+  } catch (const std::exception& ex) {
+    SetError(errptr, std::string("cannot trust key: ") + ex.what());
+    return 0;
+  }
+}
+
 gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bundle, size_t bundle_len,
                                   char** errptr) {
   try {
-    auto e = LoadBundle(bundle, bundle_len, errptr);
+    auto e = LoadBundle(bundle, bundle_len, options ? options->trusted_keys : gavel::TrustedKeys(), errptr);
     if (!e) return nullptr;
     auto* engine = new gavel_engine_t();
     if (options) engine->options = *options;
@@ -492,6 +519,12 @@ char* gavel_engine_bundle_hash(const gavel_engine_t* engine) {
   if (engine == nullptr) return nullptr;
   std::lock_guard<std::mutex> lock(engine->mu);
   return Dup(engine->state.active->hash_hex());
+}
+
+char* gavel_engine_bundle_signer(const gavel_engine_t* engine) {
+  if (engine == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  return Dup(engine->state.active->signer());
 }
 
 uint64_t gavel_engine_generation(const gavel_engine_t* engine) {
@@ -765,6 +798,10 @@ const char* gavel_decision_redacted_text(const gavel_decision_t* d, size_t i, si
 const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len) {
   if (d == nullptr) return Out("", len);
   return Out(d->d->engine->hash_hex(), len);
+}
+const char* gavel_decision_bundle_signer(const gavel_decision_t* d, size_t* len) {
+  if (d == nullptr) return Out("", len);
+  return Out(d->d->engine->signer(), len);
 }
 uint64_t gavel_decision_eval_ns(const gavel_decision_t* d) { return d ? d->d->eval_ns : 0; }
 

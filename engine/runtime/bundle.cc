@@ -12,6 +12,26 @@ namespace gavel {
 namespace {
 
 const char kMagic[8] = {'G', 'A', 'V', 'E', 'L', 'B', 'N', 'D'};
+const char kSignedMagic[8] = {'G', 'A', 'V', 'E', 'L', 'S', 'I', 'G'};
+
+// A format version other than `reads`, in words that say which side to upgrade.
+std::string VersionMismatch(const char* what, uint32_t version, uint32_t reads) {
+  const std::string v = std::to_string(version), r = std::to_string(reads);
+  if (version > reads)
+    return std::string(what) + " version " + v + " is newer than this gavel reads (version " + r +
+           "); upgrade libgavel";
+  return std::string(what) + " version " + v + " is older than this gavel reads (version " + r +
+         "); compile the policy again with this policyc";
+}
+
+std::string KeyIdList(const TrustedKeys& keys) {
+  std::string s;
+  for (const PublicKey& k : keys) {
+    if (!s.empty()) s += ", ";
+    s += KeyIdHex(k.id);
+  }
+  return s;
+}
 
 class Writer {
  public:
@@ -337,6 +357,74 @@ std::string WriteBundle(Program* p) {
   return std::move(w.out());
 }
 
+std::string OpenBundle(const void* data, size_t size, const TrustedKeys& trusted, OpenedBundle* out) {
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  const bool enveloped = data != nullptr && size >= 8 && std::memcmp(bytes, kSignedMagic, 8) == 0;
+  if (!enveloped) {
+    if (!trusted.empty()) {
+      if (data != nullptr && size >= 8 && std::memcmp(bytes, kMagic, 8) == 0)
+        return "bundle is unsigned, but this engine trusts only bundles signed by key id " + KeyIdList(trusted);
+      return "not a signed gavel bundle (bad magic); this engine trusts only bundles signed by key id " +
+             KeyIdList(trusted);
+    }
+    out->bytes = bytes;
+    out->size = data == nullptr ? 0 : size;
+    out->signer = "unsigned";
+    return "";
+  }
+  // Fixed offsets only until the signature is verified.
+  if (size < kSignedHeaderSize + kSignatureSize)
+    return "signed bundle truncated: " + std::to_string(size) + " bytes is shorter than its header and signature";
+  uint32_t version, flags;
+  uint64_t total;
+  KeyId id;
+  std::memcpy(&version, bytes + 8, 4);
+  std::memcpy(&flags, bytes + 12, 4);
+  std::memcpy(id.data(), bytes + 16, id.size());
+  std::memcpy(&total, bytes + 24, 8);
+  if (version != kSignedFormatVersion) return VersionMismatch("signed bundle envelope", version, kSignedFormatVersion);
+  if (total > kMaxBundleSize + kSignedHeaderSize + kSignatureSize) return "signed bundle larger than the maximum";
+  if (total != size)
+    return "signed bundle truncated or padded: its header says " + std::to_string(total) + " bytes, got " +
+           std::to_string(size);
+  const size_t signed_size = size - kSignatureSize;
+  std::string signer = "unsigned";
+  if (!trusted.empty()) {
+    bool known = false, valid = false;
+    for (const PublicKey& k : trusted) {
+      if (k.id != id) continue;
+      known = true;
+      if (VerifySignature(bytes + signed_size, bytes, signed_size, k.key.data())) {
+        valid = true;
+        break;
+      }
+    }
+    if (!known)
+      return "bundle is signed by unknown key id " + KeyIdHex(id) + " (this engine trusts key id " +
+             KeyIdList(trusted) + ")";
+    if (!valid)
+      return "bad signature: the bundle is not what key id " + KeyIdHex(id) +
+             " signed (tampered with or corrupted after signing)";
+    signer = KeyIdHex(id);
+  }
+  if (flags != 0) return "signed bundle has unknown flags";
+  out->bytes = bytes + kSignedHeaderSize;
+  out->size = signed_size - kSignedHeaderSize;
+  out->signer = std::move(signer);
+  return "";
+}
+
+std::string SignedBundlePrefix(const std::string& bundle, const KeyId& id) {
+  Writer w;
+  w.Raw(kSignedMagic, 8);
+  w.U32(kSignedFormatVersion);
+  w.U32(0);
+  w.Raw(id.data(), id.size());
+  w.U64(kSignedHeaderSize + bundle.size() + kSignatureSize);
+  w.out() += bundle;
+  return std::move(w.out());
+}
+
 std::string ReadBundle(const void* data, size_t size, Program* out) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   if (data == nullptr || size < kBundleHeaderSize)
@@ -347,9 +435,7 @@ std::string ReadBundle(const void* data, size_t size, Program* out) {
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&flags, bytes + 12, 4);
   std::memcpy(&total, bytes + 16, 8);
-  if (version != kBundleFormatVersion)
-    return "bundle format version " + std::to_string(version) + " is not supported (this runtime reads version " +
-           std::to_string(kBundleFormatVersion) + ")";
+  if (version != kBundleFormatVersion) return VersionMismatch("bundle format", version, kBundleFormatVersion);
   if (flags != 0) return "bundle has unknown flags";
   for (size_t i = 40; i < kBundleHeaderSize; ++i)
     if (bytes[i] != 0) return "bundle header has non-zero reserved bytes";

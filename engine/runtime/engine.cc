@@ -13,13 +13,24 @@
 namespace gavel {
 
 std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, std::string* err) {
+  return Load(data, size, {}, err);
+}
+
+std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
+                                           std::string* err) {
+  OpenedBundle opened;
+  std::string e = OpenBundle(data, size, trusted, &opened);
   auto p = std::make_unique<Program>();
-  std::string e = ReadBundle(data, size, p.get());
+  if (e.empty()) e = ReadBundle(opened.bytes, opened.size, p.get());
   if (!e.empty()) {
     if (err) *err = e;
     return nullptr;
   }
-  return FromProgram(std::move(p));
+  auto engine = std::shared_ptr<Engine>(new Engine());
+  engine->program_ = std::move(p);
+  engine->hash_hex_ = HashHex(*engine->program_);
+  engine->signer_ = std::move(opened.signer);
+  return engine;
 }
 
 std::shared_ptr<const Engine> Engine::FromProgram(std::unique_ptr<Program> p) {
@@ -541,6 +552,8 @@ void Decision::AppendJson(std::string* out) const {
   AppendJsonString(p.version, out);
   *out += ",\"bundle\":";
   AppendJsonString(engine->hash_hex(), out);
+  *out += ",\"signer\":";
+  AppendJsonString(engine->signer(), out);
   snprintf(buf, sizeof buf, ",\"eval_ns\":%" PRIu64 "}", eval_ns);
   *out += buf;
 }

@@ -14,6 +14,7 @@
 #include "engine/runtime/cache_line.h"
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
+#include "engine/runtime/signature.h"
 #include "engine/runtime/vm.h"
 #include "engine/screen/screen.h"
 
@@ -22,16 +23,23 @@ namespace gavel {
 class Engine {
  public:
   // Loads a bundle from bytes. Returns nullptr and *err when it is refused.
+  // With trusted keys, the bundle must be signed by one of them, and the
+  // signature is verified before anything else is read (bundle.h).
   static std::shared_ptr<const Engine> Load(const void* data, size_t size, std::string* err);
+  static std::shared_ptr<const Engine> Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
+                                            std::string* err);
   // Takes a program the compiler just built (and linked).
   static std::shared_ptr<const Engine> FromProgram(std::unique_ptr<Program> p);
 
   const Program& program() const { return *program_; }
   const std::string& hash_hex() const { return hash_hex_; }
+  // The key id whose signature was verified when loading, or "unsigned".
+  const std::string& signer() const { return signer_; }
 
  private:
   std::unique_ptr<Program> program_;  // linked in place: never moved
   std::string hash_hex_;
+  std::string signer_ = "unsigned";
 };
 
 // One deciding rule (or rule error) of a decision.

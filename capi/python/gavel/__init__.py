@@ -126,6 +126,16 @@ def _bundle_bytes(bundle):
     raise TypeError("a bundle is bytes or a path, not %s" % type(bundle).__name__)
 
 
+def _key_bytes(key):
+    """A public key's text from bytes-like data, or the contents of a file named by a str / path."""
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    if isinstance(key, (str, os.PathLike)):
+        with open(key, "rb") as f:
+            return f.read()
+    raise TypeError("a public key is bytes or a path, not %s" % type(key).__name__)
+
+
 def _json_bytes(value, what):
     """A JSON body as bytes: dicts and lists are serialized, str is encoded, bytes pass as they are."""
     if isinstance(value, bytes):
@@ -175,7 +185,8 @@ class Decision:
     ``Redaction``: field path, UTF-8 byte offsets, kind, replacement),
     ``redacted`` (tuple of (field path, the field's text with its spans
     replaced) pairs), ``bundle_hash`` (the bundle that
-    decided, "xxh3:..."), ``eval_ns`` and ``json`` (the whole decision as the
+    decided, "xxh3:..."), ``bundle_signer`` (the key id whose signature was
+    verified when that bundle was loaded, or "unsigned"), ``eval_ns`` and ``json`` (the whole decision as the
     library renders it). ``to_dict()`` parses ``json``.
     """
 
@@ -191,6 +202,7 @@ class Decision:
         "redactions",
         "redacted",
         "bundle_hash",
+        "bundle_signer",
         "eval_ns",
         "json",
     )
@@ -209,6 +221,7 @@ class Decision:
         redactions=(),
         redacted=None,
         bundle_hash="",
+        bundle_signer="",
         eval_ns=0,
         json="{}",
     ):
@@ -224,6 +237,7 @@ class Decision:
         s(self, "redactions", tuple(Redaction(*r) for r in redactions))
         s(self, "redacted", tuple(tuple(f) for f in (redacted or ())))
         s(self, "bundle_hash", bundle_hash)
+        s(self, "bundle_signer", bundle_signer)
         s(self, "eval_ns", int(eval_ns))
         s(self, "json", json)
 
@@ -330,6 +344,7 @@ class _Reader:
             redactions=redactions,
             redacted=redacted,
             bundle_hash=text(lib.decision_bundle_hash, d) or "",
+            bundle_signer=text(lib.decision_bundle_signer, d) or "",
             eval_ns=lib.decision_eval_ns(d),
             json=json_text,
         )
@@ -342,9 +357,14 @@ class Engine:
     or the path of a bundle file (str or os.PathLike). ``library`` names
     libgavel.so explicitly; ``max_request_bytes`` changes the body size
     limit (default 8 MiB). Raises GavelError if the bundle is refused.
+
+    ``trusted_keys`` lists public keys (each the path of a ``.pub`` file from
+    ``policyc keygen``, or its contents as bytes). With any, the engine loads
+    only bundles signed by one of them -- on open, ``reload`` and
+    ``set_shadow`` -- and keeps exactly these keys for its whole life.
     """
 
-    def __init__(self, bundle, *, library=None, max_request_bytes=None):
+    def __init__(self, bundle, *, library=None, max_request_bytes=None, trusted_keys=None):
         self._handle = None
         self._lib = lib = _native.load(library)
         self._lock = threading.Lock()
@@ -353,16 +373,23 @@ class Engine:
         self._shadow_callback = None
         self._make_trampolines()
         data = _bundle_bytes(bundle)
+        if isinstance(trusted_keys, (str, bytes, bytearray, memoryview, os.PathLike)):
+            raise TypeError("trusted_keys is a list of keys, not one key")
+        keys = [_key_bytes(k) for k in (trusted_keys or ())]
         options = None
-        if max_request_bytes is not None:
-            if max_request_bytes < 0:
-                raise ValueError("max_request_bytes must not be negative")
+        if max_request_bytes is not None and max_request_bytes < 0:
+            raise ValueError("max_request_bytes must not be negative")
+        if max_request_bytes is not None or keys:
             options = lib.options_create()
             if not options:
                 raise MemoryError("gavel_options_create failed")
-            lib.options_set_max_request_bytes(options, max_request_bytes)
         err = ctypes.c_void_p()
         try:
+            if max_request_bytes is not None:
+                lib.options_set_max_request_bytes(options, max_request_bytes)
+            for key in keys:
+                if lib.options_trust_key(options, key, len(key), ctypes.byref(err)) != 1:
+                    _raise_error(lib, err, "not a public key")
             handle = lib.engine_open(options, data, len(data), ctypes.byref(err))
         finally:
             lib.options_destroy(options)
@@ -456,6 +483,14 @@ class Engine:
         if h is None:
             raise GavelError("gavel_engine_bundle_hash returned NULL")
         return h
+
+    @property
+    def bundle_signer(self):
+        """The key id that signed the active bundle (verified at load), or "unsigned"."""
+        s = self._lib.take_string(self._lib.engine_bundle_signer(self._h()))
+        if s is None:
+            raise GavelError("gavel_engine_bundle_signer returned NULL")
+        return s
 
     @property
     def generation(self):

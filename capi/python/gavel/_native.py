@@ -70,12 +70,14 @@ _PROTOTYPES = {
     "gavel_options_create": (OptionsP, []),
     "gavel_options_destroy": (None, [OptionsP]),
     "gavel_options_set_max_request_bytes": (None, [OptionsP, _c.c_size_t]),
+    "gavel_options_trust_key": (_c.c_int, [OptionsP, _c.c_char_p, _c.c_size_t, ErrP]),
     # engine
     "gavel_engine_open": (EngineP, [OptionsP, _c.c_char_p, _c.c_size_t, ErrP]),
     "gavel_engine_destroy": (None, [EngineP]),
     "gavel_engine_reload": (_c.c_int, [EngineP, _c.c_char_p, _c.c_size_t, ErrP]),
     "gavel_engine_rollback": (_c.c_int, [EngineP, ErrP]),
     "gavel_engine_bundle_hash": (_c.c_void_p, [EngineP]),
+    "gavel_engine_bundle_signer": (_c.c_void_p, [EngineP]),
     "gavel_engine_generation": (_c.c_uint64, [EngineP]),
     "gavel_engine_set_shadow": (_c.c_int, [EngineP, _c.c_char_p, _c.c_size_t, ErrP]),
     "gavel_engine_clear_shadow": (None, [EngineP]),
@@ -150,6 +152,7 @@ _PROTOTYPES = {
     ),
     "gavel_stream_finish": (DecisionP, [StreamP, WorkerP, InputP, _c.POINTER(_c.c_void_p), SizeP, ErrP]),
     "gavel_decision_bundle_hash": (_c.c_void_p, [DecisionP, SizeP]),
+    "gavel_decision_bundle_signer": (_c.c_void_p, [DecisionP, SizeP]),
     "gavel_decision_eval_ns": (_c.c_uint64, [DecisionP]),
     "gavel_decision_json": (_c.c_void_p, [DecisionP, SizeP]),
 }

@@ -430,8 +430,8 @@ class BundleErrorsTest(unittest.TestCase):
     def test_newer_format(self):
         data = bytearray(self.good)
         struct.pack_into("<I", data, 8, 99)
-        self.assert_refused(bytes(data), "bundle format version 99 is not supported",
-                            "reads version %d" % gavel.bundle_format())
+        self.assert_refused(bytes(data), "bundle format version 99 is newer than this gavel reads",
+                            "(version %d); upgrade libgavel" % gavel.bundle_format())
 
     def test_not_a_bundle_and_empty(self):
         self.assert_refused(b"GAVELBNX" + bytes(100), "bad magic")
@@ -455,6 +455,70 @@ class BundleErrorsTest(unittest.TestCase):
                     engine.set_shadow(bad)
             self.assertEqual((engine.bundle_hash, engine.generation), before)
             self.assertTrue(engine.worker().decide(chat(model="gpt-4o-mini", user="u")).allowed)
+
+
+class SignedBundleTest(unittest.TestCase):
+    """Engines with trusted keys, as gateways run them (gavel.h, gavel_options_trust_key)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(dir=_tmp.name)
+        for name in ("ops", "other"):
+            r = subprocess.run([POLICYC, "keygen", "-o", os.path.join(cls.dir, name)], capture_output=True,
+                               timeout=60)
+            if r.returncode != 0:
+                raise AssertionError("policyc keygen failed: %s" % r.stderr.decode(errors="replace"))
+        cls.ops_pub = os.path.join(cls.dir, "ops.pub")
+        cls.other_pub = os.path.join(cls.dir, "other.pub")
+        cls.ops_id = read(cls.ops_pub).split()[-2].decode()
+        cls.signed = os.path.join(cls.dir, "attributes.signed.bundle")
+        r = subprocess.run([POLICYC, "compile", ATTRIBUTES_POLICY, "-o", cls.signed, "--sign",
+                            os.path.join(cls.dir, "ops.key")], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError("policyc compile --sign failed: %s" % r.stderr.decode(errors="replace"))
+        cls.plain = compile_policy(ATTRIBUTES_POLICY)
+
+    def test_signed_bundle_names_its_signer(self):
+        with gavel.Engine(self.signed, trusted_keys=[self.ops_pub, read(self.other_pub)]) as engine:
+            self.assertEqual(engine.bundle_signer, self.ops_id)
+            d = engine.worker().decide(chat())
+            self.assertEqual(d.bundle_signer, self.ops_id)
+            self.assertEqual(d.to_dict()["signer"], self.ops_id)
+
+    def test_without_keys_everything_is_unsigned(self):
+        with gavel.Engine(self.plain) as engine:
+            self.assertEqual(engine.bundle_signer, "unsigned")
+            self.assertEqual(engine.worker().decide(chat()).to_dict()["signer"], "unsigned")
+
+    def test_refusals(self):
+        with self.assertRaises(gavel.GavelError) as cm:
+            gavel.Engine(self.plain, trusted_keys=[self.ops_pub])
+        self.assertIn("bundle is unsigned", cm.exception.message)
+        with self.assertRaises(gavel.GavelError) as cm:
+            gavel.Engine(self.signed, trusted_keys=[self.other_pub])
+        self.assertIn("signed by unknown key id %s" % self.ops_id, cm.exception.message)
+        tampered = bytearray(read(self.signed))
+        tampered[len(tampered) // 2] ^= 1
+        with self.assertRaises(gavel.GavelError) as cm:
+            gavel.Engine(bytes(tampered), trusted_keys=[self.ops_pub])
+        self.assertIn("bad signature", cm.exception.message)
+        with self.assertRaises(gavel.GavelError) as cm:
+            gavel.Engine(self.signed, trusted_keys=[b"not a key"])
+        self.assertIn("not a public key", cm.exception.message)
+        with self.assertRaises(TypeError):
+            gavel.Engine(self.signed, trusted_keys=self.ops_pub)
+
+    def test_refused_reload_keeps_the_signed_bundle(self):
+        with gavel.Engine(self.signed, trusted_keys=[self.ops_pub]) as engine:
+            before = (engine.bundle_hash, engine.generation, engine.bundle_signer)
+            for bad in (self.plain, bytes(bytearray(read(self.signed))[:-1])):
+                with self.assertRaises(gavel.GavelError):
+                    engine.reload(bad)
+                with self.assertRaises(gavel.GavelError):
+                    engine.set_shadow(bad)
+            self.assertEqual((engine.bundle_hash, engine.generation, engine.bundle_signer), before)
+            engine.reload(self.signed)
+            self.assertEqual(engine.generation, before[1] + 1)
 
 
 class ReloadTest(unittest.TestCase):
