@@ -5,6 +5,21 @@
 // of the same call) failing. This program replaces malloc and its family for
 // the whole process: libgavel's operator new, its own malloc'd strings and
 // Hyperscan's allocations all come through here. Uses only gavel.h.
+//
+// Regressions it guards, each reported by the check named after it:
+// - gavel_decision_json let std::bad_alloc cross extern "C" (abort);
+// - catch handlers that built their message could throw again (abort);
+// - a span callback's exception unwound through Hyperscan, leaving the
+//   worker's scratch "in use": later decisions "decided differently" (rule
+//   errors instead of redactions) and the scratch "leaked";
+// - a throw while growing the screening scratch left a null scratch that
+//   the next decision dereferenced (crash);
+// - Hyperscan's HS_NOMEM was reported as a "damaged" screening database;
+// - a shadow difference was counted before its report could be built
+//   ("shadow differences counted, ... reported");
+// - a failed call "left the previous decision torn";
+// - with no memory left for the message, errptr stayed NULL ("failed
+//   without an error message").
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
@@ -226,6 +241,8 @@ auto Call(const char* what, F&& f) {
 
 // A call that returned its failure value: an injected failure caused it, and
 // it said so in a message that gavel_free takes back.
+int static_messages = 0;  // failures reported with the static "out of memory"
+
 void CheckFailed(const char* what, char** err) {
   if (!last_call_injected) Problem("%s failed, yet no allocation failed", what);
   if (err == nullptr) return;
@@ -233,6 +250,8 @@ void CheckFailed(const char* what, char** err) {
     Problem("%s failed without an error message", what);
   } else if (std::strstr(*err, "out of memory") == nullptr) {
     Problem("%s failed for lack of memory, but says: %s", what, *err);
+  } else if (std::strcmp(*err, "out of memory") == 0) {
+    ++static_messages;  // every other message names the function
   }
   gavel_free(*err);
   *err = nullptr;
@@ -579,8 +598,13 @@ int main(int argc, char** argv) {
     }
     fail_at = 0;
   }
-  std::printf("alloc_failure_test: %lld cycles run, %lld failures injected, %d problems\n", exercised, injected,
-              problems);
+  std::printf(
+      "alloc_failure_test: %lld cycles run, %lld failures injected, %d reported with the static message, %d "
+      "problems\n",
+      exercised, injected, static_messages, problems);
+  // When every later allocation of the call fails too, the message itself
+  // cannot be allocated: the static one must have been used.
+  if (static_messages == 0) Problem("no failure was reported with the static \"out of memory\"");
   if (problems) return 1;
   std::printf("alloc_failure_test: passed\n");
   return 0;
