@@ -12,14 +12,20 @@
  *   on each accessor; never free them.
  * - Functions that can fail take a final `char** errptr`. On success *errptr
  *   is left untouched; on failure *errptr is set to a malloc'd, NUL-terminated
- *   message that the caller frees with gavel_free(). If *errptr already held a
+ *   message that the caller frees with gavel_free() -- never with free():
+ *   when even the message cannot be allocated, it is a static "out of memory"
+ *   that only gavel_free() knows not to free. If *errptr already held a
  *   message, it is freed first. errptr itself may be NULL (errors are then
  *   only visible through the return value). No function prints anything.
  * - Failure is reported, never a crash: NULL handles, zero lengths, truncated,
  *   corrupted or newer-format bundles, unsigned or wrongly signed bundles
  *   (when keys are trusted), malformed requests and requests over the
  *   configured size limit all come back as errors or as decisions.
- * - No C++ exception crosses this API.
+ * - No C++ exception crosses this API. Running out of memory is a failure
+ *   like any other: the function returns its failure value (NULL, 0) with
+ *   *errptr where it has one; the engine keeps everything it had accepted
+ *   (a failed reload keeps the active bundle), nothing leaks, and the next
+ *   call may succeed.
  *
  * Threads
  * -------
@@ -32,7 +38,9 @@
  * - gavel_input_t is owned by the thread filling it.
  * - A gavel_decision_t belongs to its worker and stays valid until the next
  *   successful gavel_decide() on that worker or the worker's destruction (a
- *   failed call leaves it as it was).
+ *   failed call leaves it as it was -- except a call that ran out of memory
+ *   while deciding: the decision then reads as a deny with status 500 and
+ *   code "no_decision", naming no bundle and no rule).
  * - Destroy an engine's workers before the engine.
  * - Callbacks (decision log, shadow differences) run on the deciding thread,
  *   inside gavel_decide(); they must not call back into the same worker. A
@@ -92,6 +100,7 @@ GAVEL_EXPORT void gavel_free(void* ptr);
 
 /* ---- options ------------------------------------------------------------ */
 
+/* NULL when memory runs out. */
 GAVEL_EXPORT gavel_options_t* gavel_options_create(void);
 GAVEL_EXPORT void gavel_options_destroy(gavel_options_t* options);
 /* Largest request (or response) body accepted, in bytes. Default 8 MiB. */
@@ -128,10 +137,11 @@ GAVEL_EXPORT int gavel_engine_reload(gavel_engine_t* engine, const char* bundle,
  * previous). Returns 0 and *errptr if there is no previous bundle. */
 GAVEL_EXPORT int gavel_engine_rollback(gavel_engine_t* engine, char** errptr);
 /* The active bundle's hash ("xxh3:" and 32 hex digits), malloc'd; free with
- * gavel_free. */
+ * gavel_free. NULL if engine is NULL or memory runs out. */
 GAVEL_EXPORT char* gavel_engine_bundle_hash(const gavel_engine_t* engine);
 /* The key id (16 hex digits) whose signature was verified when the active
- * bundle was loaded, or "unsigned"; malloc'd, free with gavel_free. */
+ * bundle was loaded, or "unsigned"; malloc'd, free with gavel_free. NULL if
+ * engine is NULL or memory runs out. */
 GAVEL_EXPORT char* gavel_engine_bundle_signer(const gavel_engine_t* engine);
 /* How many bundles were made active (open counts as 1). */
 GAVEL_EXPORT uint64_t gavel_engine_generation(const gavel_engine_t* engine);
@@ -140,7 +150,9 @@ GAVEL_EXPORT uint64_t gavel_engine_generation(const gavel_engine_t* engine);
  * decision. The active decision is what gavel_decide returns; when the
  * candidate decides differently (allow/deny, status, code, route, or the
  * rules that fired), the difference counter grows and the callback, if set,
- * receives both decisions as JSON. */
+ * receives both decisions as JSON. A shadow never changes what gavel_decide
+ * returns: a comparison that runs out of memory is skipped, neither counted
+ * nor reported. */
 typedef void (*gavel_shadow_fn)(void* arg, const char* active_json, size_t active_len, const char* shadow_json,
                                 size_t shadow_len);
 /* Setting a shadow resets both counters; clearing it keeps them readable. A
@@ -155,7 +167,9 @@ GAVEL_EXPORT uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engi
 /* Decision log: one JSON line per sampled decision (time, decision id, bundle
  * hash and signer, effect, status, rule names, codes, flags and redaction kinds with
  * counts -- never request text or matched values). sample_rate is in [0, 1];
- * 1 logs every decision, 0 none. Set fn to NULL to stop logging. */
+ * 1 logs every decision, 0 none. Set fn to NULL to stop logging. If a sampled
+ * decision's line cannot be built (out of memory), gavel_decide fails rather
+ * than return a decision that was sampled but not logged. */
 typedef void (*gavel_log_fn)(void* arg, const char* line, size_t line_len);
 GAVEL_EXPORT void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg, double sample_rate);
 
@@ -166,6 +180,7 @@ GAVEL_EXPORT void gavel_worker_destroy(gavel_worker_t* worker);
 
 /* ---- input -------------------------------------------------------------- */
 
+/* NULL when memory runs out. */
 GAVEL_EXPORT gavel_input_t* gavel_input_create(void);
 GAVEL_EXPORT void gavel_input_destroy(gavel_input_t* input);
 /* Forgets everything set, keeping the memory for the next request. */
@@ -190,7 +205,9 @@ GAVEL_EXPORT void gavel_input_set_response_phase(gavel_input_t* input, int respo
  * "context.region", "env.time", "request.model", "request.max_tokens",
  * "request.user_text", ... They override what the JSON bodies give. Values
  * are copied. A name the bundle does not know, or a value of the wrong type,
- * makes gavel_decide fail with an error naming the attribute. */
+ * makes gavel_decide fail with an error naming the attribute. A value that
+ * cannot be copied (out of memory) makes gavel_decide fail until
+ * gavel_input_clear(). */
 GAVEL_EXPORT void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_len, const char* value,
                                          size_t value_len);
 GAVEL_EXPORT void gavel_input_set_int(gavel_input_t* input, const char* name, size_t name_len, int64_t value);
@@ -266,7 +283,9 @@ GAVEL_EXPORT const char* gavel_decision_bundle_hash(const gavel_decision_t* d, s
  * gavel_engine_bundle_signer); the decision JSON carries it as "signer". */
 GAVEL_EXPORT const char* gavel_decision_bundle_signer(const gavel_decision_t* d, size_t* len);
 GAVEL_EXPORT uint64_t gavel_decision_eval_ns(const gavel_decision_t* d);
-/* The whole decision as one JSON object (rendered on first call). */
+/* The whole decision as one JSON object (rendered on first call). NULL, and
+ * *len 0, if it cannot be rendered (out of memory); a later call tries again.
+ * The other accessors allocate nothing and cannot fail. */
 GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* len);
 
 /* ---- streamed responses ------------------------------------------------ */
@@ -281,7 +300,9 @@ GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* 
  * A stream is screened with the bundle active when it was created, for its
  * whole life, and is used by one thread at a time. Once a decision denies,
  * the stream forwards nothing more: end the response. A response longer than
- * 16 MiB is denied (code response_too_large). */
+ * 16 MiB is denied (code response_too_large). A write or finish that runs out
+ * of memory may have screened its piece without forwarding it, so the stream
+ * is then spent: every later call on it fails; end the response. */
 typedef struct gavel_stream_t gavel_stream_t;
 GAVEL_EXPORT gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_bytes, char** errptr);
 GAVEL_EXPORT void gavel_stream_destroy(gavel_stream_t* stream);

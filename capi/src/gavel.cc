@@ -1,6 +1,6 @@
 // The C API over the C++ runtime: handles, error strings, hot reload with
 // rollback, shadow bundles and the decision log. Nothing thrown below may
-// leave a function here; steady-state decisions allocate nothing.
+// leave a function here (see Guard); steady-state decisions allocate nothing.
 #define GAVEL_BUILDING 1
 #include "gavel.h"
 
@@ -62,6 +62,9 @@ struct gavel_engine_t {
 struct gavel_stream_t {
   gavel::ResponseStream rs;
   std::string out;
+  // A write or finish that ran out of memory may have fed the piece to the
+  // screening stream without forwarding it: the stream cannot be resumed.
+  bool failed = false;
 };
 
 struct gavel_decision_t {
@@ -85,18 +88,11 @@ struct alignas(gavel::kCacheLine) gavel_input_t {
   size_t nattrs = 0;
   bool out_of_memory = false;  // a setter failed; gavel_decide reports it
 
-  // A setter that threw must not leave a half-set attribute counted.
-  void Failed() {
-    if (nattrs > 0) --nattrs;
-    out_of_memory = true;
-  }
-
-  Attr& Add(const char* name, size_t len, Attr::Type type) {
+  // The next attribute's storage; it counts (nattrs) only once fully set, so
+  // a setter that throws never leaves a half-set attribute behind.
+  Attr& Next() {
     if (nattrs == attrs.size()) attrs.emplace_back();
-    Attr& a = attrs[nattrs++];
-    a.type = type;
-    a.name.assign(name ? name : "", name ? len : 0);
-    return a;
+    return attrs[nattrs];
   }
 };
 
@@ -123,13 +119,93 @@ struct alignas(gavel::kCacheLine) gavel_worker_t {
 
 namespace {
 
-void SetError(char** errptr, const std::string& message) {
+// The message of an error whose own message could not be allocated. It is
+// static, and gavel_free knows not to free it: a caller that frees every
+// message with gavel_free, as gavel.h asks, never sees the difference.
+const char kOutOfMemory[] = "out of memory";
+
+// Sets *errptr to the concatenated parts, malloc'd. Never throws and never
+// leaves a failure without a message: kOutOfMemory when malloc fails.
+void SetError(char** errptr, std::string_view a, std::string_view b = {}, std::string_view c = {}) noexcept {
   if (errptr == nullptr) return;
-  std::free(*errptr);
-  char* copy = static_cast<char*>(std::malloc(message.size() + 1));
-  if (copy) std::memcpy(copy, message.c_str(), message.size() + 1);
+  gavel_free(*errptr);
+  char* copy = static_cast<char*>(std::malloc(a.size() + b.size() + c.size() + 1));
+  if (copy == nullptr) {
+    *errptr = const_cast<char*>(kOutOfMemory);
+    return;
+  }
+  std::memcpy(copy, a.data(), a.size());
+  std::memcpy(copy + a.size(), b.data(), b.size());
+  std::memcpy(copy + a.size() + b.size(), c.data(), c.size());
+  copy[a.size() + b.size() + c.size()] = '\0';
   *errptr = copy;
 }
+
+// Every exported function that allocates, locks or calls into the runtime
+// runs its body through Guard, the one place where exceptions stop: any
+// exception (std::bad_alloc above all) becomes the function's documented
+// failure value, with a message naming the function in *errptr when it has
+// an errptr. Functions outside Guard say why they cannot throw.
+template <typename R, typename Body>
+R Guard(const char* function, char** errptr, R failure, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    SetError(errptr, function, ": out of memory");
+  } catch (const std::exception& ex) {
+    SetError(errptr, function, ": ", ex.what());
+  } catch (...) {
+    SetError(errptr, function, ": unknown exception");
+  }
+  return failure;
+}
+
+// Guard for functions that return nothing: true if the body ran to its end.
+// Such a function either takes effect or, failing, leaves things as they
+// were (and records the failure where gavel.h says it is reported later).
+template <typename Body>
+bool GuardVoid(Body&& body) noexcept {
+  try {
+    body();
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// What a worker's decision reads as once deciding threw half way (out of
+// memory): the runtime's decision was partly overwritten, so it is replaced
+// by a deny that names no bundle (and so no rule) rather than read torn.
+const Decision& NoDecision() {
+  static const Decision kNone = [] {
+    Decision d;
+    d.allow = false;
+    d.status = 500;
+    d.code = "no_decision";
+    d.message = "out of memory";
+    return d;
+  }();
+  return kNone;
+}
+
+// Until disarmed, points the worker's decision at NoDecision() when it goes
+// out of scope: armed from the moment the runtime starts overwriting the
+// worker's decision until the call has succeeded.
+class DecisionInvalidator {
+ public:
+  explicit DecisionInvalidator(gavel_worker_t* w) : w_(w) {}
+  DecisionInvalidator(const DecisionInvalidator&) = delete;
+  DecisionInvalidator& operator=(const DecisionInvalidator&) = delete;
+  ~DecisionInvalidator() {
+    if (w_ == nullptr) return;
+    w_->decision.d = &NoDecision();
+    w_->decision.json_ready = false;
+  }
+  void Disarm() { w_ = nullptr; }
+
+ private:
+  gavel_worker_t* w_;
+};
 
 char* Dup(const std::string& s) {
   char* copy = static_cast<char*>(std::malloc(s.size() + 1));
@@ -333,7 +409,10 @@ void AppendNames(const Decision& d, gavel::Effect only, bool all, std::string* o
 }
 
 // One line per decision: identifiers, names and codes only, never request
-// text or anything a rule message may have interpolated from it.
+// text or anything a rule message may have interpolated from it. The line is
+// built in the worker's buffer, so a warm worker logs without allocating; if
+// it cannot be built (out of memory) this throws and gavel_decide fails: a
+// sampled decision is never returned unlogged.
 void LogDecision(gavel_worker_t* w, const Decision& d) {
   std::string& line = w->log_line;
   line.clear();
@@ -401,9 +480,47 @@ bool Sampled(gavel_worker_t* w, double rate) {
   return static_cast<double>(r >> 11) * (1.0 / 9007199254740992.0) < rate;
 }
 
+// Decides the input against the shadow candidate and compares. A shadow is an
+// experiment that must never change what gavel_decide returns, so running out
+// of memory here skips this comparison: it is neither counted nor reported
+// (a counted difference is always a reported one when a callback is set).
+void DecideShadow(gavel_worker_t* w, const gavel_input_t* input, const Decision& d, const gavel::DecideOptions& opts) {
+  try {
+    // The candidate bundle may lay out slots differently: resolve again. A
+    // candidate that does not know an attribute is skipped, not an error of
+    // the active decision.
+    const Engine& shadow = *w->snap.shadow;
+    gavel::DecodeInput sin = input->in;
+    if (input->nattrs) {
+      char* ignored = nullptr;
+      const bool ok = ResolveAttributes(w, shadow.program(), input, &w->shadow_attributes, &ignored);
+      gavel_free(ignored);
+      if (!ok) return;
+      sin.attributes = w->shadow_attributes.data();
+      sin.attribute_count = input->nattrs;
+    }
+    const Decision& sd = w->shadow.Decide(shadow, sin, opts);
+    if (SameOutcome(d, sd)) {
+      w->engine->shadow_decisions.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    std::string a, b;
+    if (w->snap.shadow_fn) {
+      a = d.ToJson();
+      b = sd.ToJson();
+    }
+    w->engine->shadow_decisions.fetch_add(1, std::memory_order_relaxed);
+    w->engine->shadow_differences.fetch_add(1, std::memory_order_relaxed);
+    if (w->snap.shadow_fn) w->snap.shadow_fn(w->snap.shadow_arg, a.data(), a.size(), b.data(), b.size());
+  } catch (const std::bad_alloc&) {
+  }
+}
+
 // Loads a bundle outside the lock (verification can take a while), then
 // applies `place` to the engine's state under it and publishes the change.
 // Returns 1, or 0 with *errptr when the bundle is refused (state unchanged).
+// Whatever throws, throws before the lock: `place` only moves pointers, so
+// the state is changed entirely or not at all.
 using EnginePtr = std::shared_ptr<const Engine>;
 template <typename Place>
 int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr, Place place) {
@@ -411,17 +528,12 @@ int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
     SetError(errptr, "engine is NULL");
     return 0;
   }
-  try {
-    EnginePtr e = LoadBundle(bundle, bundle_len, engine->options.trusted_keys, errptr);
-    if (!e) return 0;
-    std::lock_guard<std::mutex> lock(engine->mu);
-    place(engine, std::move(e));
-    engine->version.fetch_add(1, std::memory_order_release);
-    return 1;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("cannot load bundle: ") + ex.what());
-    return 0;
-  }
+  EnginePtr e = LoadBundle(bundle, bundle_len, engine->options.trusted_keys, errptr);
+  if (!e) return 0;
+  std::lock_guard<std::mutex> lock(engine->mu);
+  place(engine, std::move(e));
+  engine->version.fetch_add(1, std::memory_order_release);
+  return 1;
 }
 
 // Adds an attribute to the input; a failure to store it (out of memory) is
@@ -429,53 +541,62 @@ int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
 template <typename Fill>
 void SetAttribute(gavel_input_t* input, const char* name, size_t name_len, gavel_input_t::Attr::Type type, Fill fill) {
   if (input == nullptr) return;
-  try {
-    fill(input->Add(name, name_len, type));
-  } catch (...) {
-    input->Failed();
-  }
+  const bool stored = GuardVoid([&] {
+    gavel_input_t::Attr& a = input->Next();
+    a.type = type;
+    a.name.assign(name ? name : "", name ? name_len : 0);
+    fill(a);
+    ++input->nattrs;
+  });
+  if (!stored) input->out_of_memory = true;
 }
 
 }  // namespace
 
 extern "C" {
 
+// The library functions, options setters and input setters without
+// attributes below only read or assign fields: they allocate nothing and
+// cannot throw, so they do not go through Guard.
 const char* gavel_version(void) { return GAVEL_VERSION_STRING; }
 int gavel_bundle_format(void) { return static_cast<int>(gavel::kBundleFormatVersion); }
-void gavel_free(void* ptr) { std::free(ptr); }
+void gavel_free(void* ptr) {
+  if (ptr != kOutOfMemory) std::free(ptr);
+}
 
-gavel_options_t* gavel_options_create(void) { return new (std::nothrow) gavel_options_t(); }
+gavel_options_t* gavel_options_create(void) {
+  return Guard("gavel_options_create", nullptr, static_cast<gavel_options_t*>(nullptr),
+               [] { return new (std::nothrow) gavel_options_t(); });
+}
+// Destroy functions run destructors only, which never throw.
 void gavel_options_destroy(gavel_options_t* options) { delete options; }
 void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes) {
   if (options) options->max_request_bytes = bytes;
 }
 
 int gavel_options_trust_key(gavel_options_t* options, const char* public_key, size_t public_key_len, char** errptr) {
-  if (options == nullptr) {
-    SetError(errptr, "options is NULL");
-    return 0;
-  }
-  try {
+  return Guard("gavel_options_trust_key", errptr, 0, [&] {
+    if (options == nullptr) {
+      SetError(errptr, "options is NULL");
+      return 0;
+    }
     gavel::PublicKey key;
     std::string err;
     if (!gavel::ParsePublicKey(std::string_view(public_key ? public_key : "", public_key ? public_key_len : 0), &key,
                                &err)) {
-      SetError(errptr, "not a public key: " + err);
+      SetError(errptr, "not a public key: ", err);
       return 0;
     }
     for (const gavel::PublicKey& k : options->trusted_keys)
       if (k.key == key.key) return 1;
     options->trusted_keys.push_back(key);
     return 1;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("cannot trust key: ") + ex.what());
-    return 0;
-  }
+  });
 }
 
 gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bundle, size_t bundle_len,
                                   char** errptr) {
-  try {
+  return Guard("gavel_engine_open", errptr, static_cast<gavel_engine_t*>(nullptr), [&]() -> gavel_engine_t* {
     auto e = LoadBundle(bundle, bundle_len, options ? options->trusted_keys : gavel::TrustedKeys(), errptr);
     if (!e) return nullptr;
     auto* engine = new gavel_engine_t();
@@ -483,75 +604,89 @@ gavel_engine_t* gavel_engine_open(const gavel_options_t* options, const char* bu
     engine->state.active = std::move(e);
     engine->generation = 1;
     return engine;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("cannot open engine: ") + ex.what());
-    return nullptr;
-  }
+  });
 }
 
 void gavel_engine_destroy(gavel_engine_t* engine) { delete engine; }
 
 int gavel_engine_reload(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
-  return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
-    en->previous = std::move(en->state.active);
-    en->state.active = std::move(e);
-    en->generation.fetch_add(1, std::memory_order_relaxed);
+  return Guard("gavel_engine_reload", errptr, 0, [&] {
+    return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
+      en->previous = std::move(en->state.active);
+      en->state.active = std::move(e);
+      en->generation.fetch_add(1, std::memory_order_relaxed);
+    });
   });
 }
 
 int gavel_engine_rollback(gavel_engine_t* engine, char** errptr) {
-  if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
-    return 0;
-  }
-  std::lock_guard<std::mutex> lock(engine->mu);
-  if (!engine->previous) {
-    SetError(errptr, "no previous bundle to roll back to");
-    return 0;
-  }
-  std::swap(engine->previous, engine->state.active);
-  engine->generation.fetch_add(1, std::memory_order_relaxed);
-  engine->version.fetch_add(1, std::memory_order_release);
-  return 1;
+  return Guard("gavel_engine_rollback", errptr, 0, [&] {
+    if (engine == nullptr) {
+      SetError(errptr, "engine is NULL");
+      return 0;
+    }
+    std::lock_guard<std::mutex> lock(engine->mu);
+    if (!engine->previous) {
+      SetError(errptr, "no previous bundle to roll back to");
+      return 0;
+    }
+    std::swap(engine->previous, engine->state.active);
+    engine->generation.fetch_add(1, std::memory_order_relaxed);
+    engine->version.fetch_add(1, std::memory_order_release);
+    return 1;
+  });
 }
 
 char* gavel_engine_bundle_hash(const gavel_engine_t* engine) {
-  if (engine == nullptr) return nullptr;
-  std::lock_guard<std::mutex> lock(engine->mu);
-  return Dup(engine->state.active->hash_hex());
+  return Guard("gavel_engine_bundle_hash", nullptr, static_cast<char*>(nullptr), [&]() -> char* {
+    if (engine == nullptr) return nullptr;
+    std::lock_guard<std::mutex> lock(engine->mu);
+    return Dup(engine->state.active->hash_hex());
+  });
 }
 
 char* gavel_engine_bundle_signer(const gavel_engine_t* engine) {
-  if (engine == nullptr) return nullptr;
-  std::lock_guard<std::mutex> lock(engine->mu);
-  return Dup(engine->state.active->signer());
+  return Guard("gavel_engine_bundle_signer", nullptr, static_cast<char*>(nullptr), [&]() -> char* {
+    if (engine == nullptr) return nullptr;
+    std::lock_guard<std::mutex> lock(engine->mu);
+    return Dup(engine->state.active->signer());
+  });
 }
 
+// Counter reads: atomic loads, which cannot throw.
 uint64_t gavel_engine_generation(const gavel_engine_t* engine) {
   return engine ? engine->generation.load(std::memory_order_relaxed) : 0;
 }
 
 int gavel_engine_set_shadow(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr) {
-  return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
-    en->state.shadow = std::move(e);
-    en->shadow_decisions = 0;
-    en->shadow_differences = 0;
+  return Guard("gavel_engine_set_shadow", errptr, 0, [&] {
+    return InstallBundle(engine, bundle, bundle_len, errptr, [](gavel_engine_t* en, EnginePtr e) {
+      en->state.shadow = std::move(e);
+      en->shadow_decisions = 0;
+      en->shadow_differences = 0;
+    });
   });
 }
 
+// The engine setters below allocate nothing; they go through GuardVoid only
+// because locking a mutex may throw std::system_error.
 void gavel_engine_clear_shadow(gavel_engine_t* engine) {
   if (engine == nullptr) return;
-  std::lock_guard<std::mutex> lock(engine->mu);
-  engine->state.shadow.reset();
-  engine->version.fetch_add(1, std::memory_order_release);
+  GuardVoid([&] {
+    std::lock_guard<std::mutex> lock(engine->mu);
+    engine->state.shadow.reset();
+    engine->version.fetch_add(1, std::memory_order_release);
+  });
 }
 
 void gavel_engine_set_shadow_callback(gavel_engine_t* engine, gavel_shadow_fn fn, void* arg) {
   if (engine == nullptr) return;
-  std::lock_guard<std::mutex> lock(engine->mu);
-  engine->state.shadow_fn = fn;
-  engine->state.shadow_arg = arg;
-  engine->version.fetch_add(1, std::memory_order_release);
+  GuardVoid([&] {
+    std::lock_guard<std::mutex> lock(engine->mu);
+    engine->state.shadow_fn = fn;
+    engine->state.shadow_arg = arg;
+    engine->version.fetch_add(1, std::memory_order_release);
+  });
 }
 
 uint64_t gavel_engine_shadow_decisions(const gavel_engine_t* engine) {
@@ -563,32 +698,34 @@ uint64_t gavel_engine_shadow_differences(const gavel_engine_t* engine) {
 
 void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void* arg, double sample_rate) {
   if (engine == nullptr) return;
-  std::lock_guard<std::mutex> lock(engine->mu);
-  engine->state.log_fn = fn;
-  engine->state.log_arg = arg;
-  engine->state.sample_rate = sample_rate != sample_rate ? 0 : sample_rate;  // NaN logs nothing
-  engine->version.fetch_add(1, std::memory_order_release);
+  GuardVoid([&] {
+    std::lock_guard<std::mutex> lock(engine->mu);
+    engine->state.log_fn = fn;
+    engine->state.log_arg = arg;
+    engine->state.sample_rate = sample_rate != sample_rate ? 0 : sample_rate;  // NaN logs nothing
+    engine->version.fetch_add(1, std::memory_order_release);
+  });
 }
 
 gavel_worker_t* gavel_worker_create(gavel_engine_t* engine, char** errptr) {
-  if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
-    return nullptr;
-  }
-  auto* w = new (std::nothrow) gavel_worker_t();
-  if (w == nullptr) {
-    SetError(errptr, "out of memory");
-    return nullptr;
-  }
-  w->engine = engine;
-  w->id = engine->next_worker.fetch_add(1, std::memory_order_relaxed);
-  w->rng ^= w->id * 0xD1B54A32D192ED03ull;
-  return w;
+  return Guard("gavel_worker_create", errptr, static_cast<gavel_worker_t*>(nullptr), [&]() -> gavel_worker_t* {
+    if (engine == nullptr) {
+      SetError(errptr, "engine is NULL");
+      return nullptr;
+    }
+    auto* w = new gavel_worker_t();
+    w->engine = engine;
+    w->id = engine->next_worker.fetch_add(1, std::memory_order_relaxed);
+    w->rng ^= w->id * 0xD1B54A32D192ED03ull;
+    return w;
+  });
 }
 
 void gavel_worker_destroy(gavel_worker_t* worker) { delete worker; }
 
-gavel_input_t* gavel_input_create(void) { return new (std::nothrow) gavel_input_t(); }
+gavel_input_t* gavel_input_create(void) {
+  return Guard("gavel_input_create", nullptr, static_cast<gavel_input_t*>(nullptr), [] { return new gavel_input_t(); });
+}
 void gavel_input_destroy(gavel_input_t* input) { delete input; }
 void gavel_input_clear(gavel_input_t* input) {
   if (input == nullptr) return;
@@ -617,6 +754,8 @@ void gavel_input_set_response_phase(gavel_input_t* input, int response_phase) {
   if (input) input->response_phase = response_phase != 0;
 }
 
+// Attribute setters go through GuardVoid inside SetAttribute; a failure is
+// recorded in the input and reported by the next gavel_decide.
 void gavel_input_set_string(gavel_input_t* input, const char* name, size_t name_len, const char* value,
                             size_t value_len) {
   SetAttribute(input, name, name_len, gavel_input_t::Attr::kString,
@@ -641,15 +780,16 @@ void gavel_input_set_string_list(gavel_input_t* input, const char* name, size_t 
 }
 
 const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* input, char** errptr) {
-  if (w == nullptr || input == nullptr) {
-    SetError(errptr, w == nullptr ? "worker is NULL" : "input is NULL");
-    return nullptr;
-  }
-  if (input->out_of_memory) {
-    SetError(errptr, "an attribute could not be stored (out of memory)");
-    return nullptr;
-  }
-  try {
+  using Result = const gavel_decision_t*;
+  return Guard("gavel_decide", errptr, static_cast<Result>(nullptr), [&]() -> Result {
+    if (w == nullptr || input == nullptr) {
+      SetError(errptr, w == nullptr ? "worker is NULL" : "input is NULL");
+      return nullptr;
+    }
+    if (input->out_of_memory) {
+      SetError(errptr, "an attribute could not be stored (out of memory); clear the input and set it again");
+      return nullptr;
+    }
     const size_t limit = w->engine->options.max_request_bytes;
     const std::string_view bodies[] = {input->in.request, input->in.response, input->in.principal, input->in.context,
                                        input->in.env};
@@ -672,47 +812,23 @@ const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* inp
       in.attribute_count = input->nattrs;
     }
     ++w->seq;
+    DecisionInvalidator invalidate(w);
     const Decision& d = w->active.Decide(engine, in, opts);
     // Compared first: copying a shared_ptr every decision would make all
     // threads write the engine's reference count.
     if (w->decided.get() != w->snap.active.get()) w->decided = w->snap.active;
     w->decision.d = &d;
     w->decision.json_ready = false;
-
-    if (w->snap.shadow) {
-      // The candidate bundle may lay out slots differently: resolve again. A
-      // candidate that does not know an attribute is skipped, not an error of
-      // the active decision.
-      const Engine& shadow = *w->snap.shadow;
-      gavel::DecodeInput sin = input->in;
-      bool ok = true;
-      if (input->nattrs) {
-        char* ignored = nullptr;
-        ok = ResolveAttributes(w, shadow.program(), input, &w->shadow_attributes, &ignored);
-        gavel_free(ignored);
-        sin.attributes = w->shadow_attributes.data();
-        sin.attribute_count = input->nattrs;
-      }
-      if (ok) {
-        const Decision& sd = w->shadow.Decide(shadow, sin, opts);
-        w->engine->shadow_decisions.fetch_add(1, std::memory_order_relaxed);
-        if (!SameOutcome(d, sd)) {
-          w->engine->shadow_differences.fetch_add(1, std::memory_order_relaxed);
-          if (w->snap.shadow_fn) {
-            std::string a = d.ToJson(), b = sd.ToJson();
-            w->snap.shadow_fn(w->snap.shadow_arg, a.data(), a.size(), b.data(), b.size());
-          }
-        }
-      }
-    }
+    if (w->snap.shadow) DecideShadow(w, input, d, opts);
     if (w->snap.log_fn && Sampled(w, w->snap.sample_rate)) LogDecision(w, d);
+    invalidate.Disarm();
     return &w->decision;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("decide failed: ") + ex.what());
-    return nullptr;
-  }
+  });
 }
 
+// The decision accessors below read fields of the decision (or of its
+// bundle's program) and return pointers into them: they allocate nothing and
+// cannot throw. Only gavel_decision_json renders, and goes through Guard.
 int gavel_decision_allowed(const gavel_decision_t* d) { return d && d->d->allow ? 1 : 0; }
 int gavel_decision_status(const gavel_decision_t* d) { return d ? d->d->status : 0; }
 const char* gavel_decision_code(const gavel_decision_t* d, size_t* len) {
@@ -796,33 +912,36 @@ const char* gavel_decision_redacted_text(const gavel_decision_t* d, size_t i, si
 }
 
 const char* gavel_decision_bundle_hash(const gavel_decision_t* d, size_t* len) {
-  if (d == nullptr) return Out("", len);
+  if (d == nullptr || d->d->engine == nullptr) return Out("", len);  // NoDecision() names no bundle
   return Out(d->d->engine->hash_hex(), len);
 }
 const char* gavel_decision_bundle_signer(const gavel_decision_t* d, size_t* len) {
-  if (d == nullptr) return Out("", len);
+  if (d == nullptr || d->d->engine == nullptr) return Out("", len);  // NoDecision() names no bundle
   return Out(d->d->engine->signer(), len);
 }
 uint64_t gavel_decision_eval_ns(const gavel_decision_t* d) { return d ? d->d->eval_ns : 0; }
 
 const char* gavel_decision_json(const gavel_decision_t* d, size_t* len) {
-  if (d == nullptr) return Out("", len);
-  if (!d->json_ready) {
-    d->json.clear();
-    d->d->AppendJson(&d->json);
-    d->json_ready = true;
-  }
-  return Out(d->json, len);
+  if (len) *len = 0;
+  return Guard("gavel_decision_json", nullptr, static_cast<const char*>(nullptr), [&]() -> const char* {
+    if (d == nullptr) return Out("", len);
+    if (!d->json_ready) {
+      d->json.clear();
+      d->d->AppendJson(&d->json);
+      d->json_ready = true;
+    }
+    return Out(d->json, len);
+  });
 }
 
 }  // extern "C"
 
 gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_bytes, char** errptr) {
-  if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
-    return nullptr;
-  }
-  try {
+  return Guard("gavel_stream_create", errptr, static_cast<gavel_stream_t*>(nullptr), [&]() -> gavel_stream_t* {
+    if (engine == nullptr) {
+      SetError(errptr, "engine is NULL");
+      return nullptr;
+    }
     std::shared_ptr<const Engine> e;
     {
       std::lock_guard<std::mutex> lock(engine->mu);
@@ -837,10 +956,7 @@ gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_byte
       return nullptr;
     }
     return s.release();
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("stream failed: ") + ex.what());
-    return nullptr;
-  }
+  });
 }
 
 void gavel_stream_destroy(gavel_stream_t* stream) { delete stream; }
@@ -859,31 +975,34 @@ const gavel_decision_t* StreamStep(gavel_stream_t* s, gavel_worker_t* w, const g
     SetError(errptr, "piece is NULL");
     return nullptr;
   }
+  if (s->failed) {
+    SetError(errptr, "the stream failed earlier (out of memory): end the response");
+    return nullptr;
+  }
   if (input->out_of_memory) {
-    SetError(errptr, "an attribute could not be stored (out of memory)");
+    SetError(errptr, "an attribute could not be stored (out of memory); clear the input and set it again");
     return nullptr;
   }
-  try {
-    const std::shared_ptr<const Engine>& engine = s->rs.engine();
-    gavel::DecodeInput in = input->in;
-    in.response = std::string_view();
-    if (input->nattrs) {
-      if (!ResolveAttributes(w, engine->program(), input, &w->attributes, errptr)) return nullptr;
-      in.attributes = w->attributes.data();
-      in.attribute_count = input->nattrs;
-    }
-    const Decision& d = finish ? s->rs.Finish(&w->active, in, &s->out)
-                               : s->rs.Write(&w->active, in, std::string_view(piece ? piece : "", len), &s->out);
-    if (w->decided.get() != engine.get()) w->decided = engine;
-    w->decision.d = &d;
-    w->decision.json_ready = false;
-    if (out) *out = s->out.data();
-    if (out_len) *out_len = s->out.size();
-    return &w->decision;
-  } catch (const std::exception& ex) {
-    SetError(errptr, std::string("stream failed: ") + ex.what());
-    return nullptr;
+  const std::shared_ptr<const Engine>& engine = s->rs.engine();
+  gavel::DecodeInput in = input->in;
+  in.response = std::string_view();
+  if (input->nattrs) {
+    if (!ResolveAttributes(w, engine->program(), input, &w->attributes, errptr)) return nullptr;
+    in.attributes = w->attributes.data();
+    in.attribute_count = input->nattrs;
   }
+  DecisionInvalidator invalidate(w);
+  s->failed = true;  // until this step has succeeded
+  const Decision& d = finish ? s->rs.Finish(&w->active, in, &s->out)
+                             : s->rs.Write(&w->active, in, std::string_view(piece ? piece : "", len), &s->out);
+  if (w->decided.get() != engine.get()) w->decided = engine;
+  w->decision.d = &d;
+  w->decision.json_ready = false;
+  s->failed = false;
+  invalidate.Disarm();
+  if (out) *out = s->out.data();
+  if (out_len) *out_len = s->out.size();
+  return &w->decision;
 }
 
 }  // namespace
@@ -891,10 +1010,12 @@ const gavel_decision_t* StreamStep(gavel_stream_t* s, gavel_worker_t* w, const g
 const gavel_decision_t* gavel_stream_write(gavel_stream_t* stream, gavel_worker_t* worker, const gavel_input_t* input,
                                            const char* piece, size_t piece_len, const char** out, size_t* out_len,
                                            char** errptr) {
-  return StreamStep(stream, worker, input, piece, piece_len, false, out, out_len, errptr);
+  return Guard("gavel_stream_write", errptr, static_cast<const gavel_decision_t*>(nullptr),
+               [&] { return StreamStep(stream, worker, input, piece, piece_len, false, out, out_len, errptr); });
 }
 
 const gavel_decision_t* gavel_stream_finish(gavel_stream_t* stream, gavel_worker_t* worker, const gavel_input_t* input,
                                             const char** out, size_t* out_len, char** errptr) {
-  return StreamStep(stream, worker, input, nullptr, 0, true, out, out_len, errptr);
+  return Guard("gavel_stream_finish", errptr, static_cast<const gavel_decision_t*>(nullptr),
+               [&] { return StreamStep(stream, worker, input, nullptr, 0, true, out, out_len, errptr); });
 }

@@ -1,6 +1,8 @@
 #include "engine/screen/screen.h"
 
 #include <cstring>
+#include <exception>
+#include <new>
 
 #include "engine/runtime/vm.h"
 #include "engine/screen/validators.h"
@@ -93,7 +95,9 @@ namespace {
 hs_database_t* Deserialize(const std::string& bytes, const char* what, std::string* err) {
   if (bytes.empty()) return nullptr;
   hs_database_t* db = nullptr;
-  if (hs_deserialize_database(bytes.data(), bytes.size(), &db) != HS_SUCCESS) {
+  const hs_error_t rc = hs_deserialize_database(bytes.data(), bytes.size(), &db);
+  if (rc == HS_NOMEM) throw std::bad_alloc();  // not a damaged database
+  if (rc != HS_SUCCESS) {
     *err = std::string("screening database (") + what + ") is damaged or was built by another Hyperscan version";
     return nullptr;
   }
@@ -123,6 +127,7 @@ struct SpanCtx {
   void* ctx;
   bool first_only;
   bool found;
+  std::exception_ptr thrown;  // what fn threw; rethrown once Hyperscan has returned
 };
 
 int OnSpan(unsigned int, unsigned long long from, unsigned long long to, unsigned int, void* c) {  // NOLINT
@@ -134,7 +139,15 @@ int OnSpan(unsigned int, unsigned long long from, unsigned long long to, unsigne
   if (x->fn) {
     uint32_t b = static_cast<uint32_t>(from), e = static_cast<uint32_t>(to);
     if (x->norm) MapSpanToOriginal(*x->norm, b, e, &b, &e);
-    x->fn(x->ctx, b, e);
+    // An exception (std::bad_alloc from fn) must not unwind through
+    // Hyperscan's C frames: the scratch would stay marked in use, so every
+    // later scan of this worker would fail, and hs_free_scratch would leak it.
+    try {
+      x->fn(x->ctx, b, e);
+    } catch (...) {
+      x->thrown = std::current_exception();
+      return 1;  // stop scanning
+    }
   }
   return x->first_only ? 1 : 0;
 }
@@ -174,18 +187,24 @@ bool ScanState::Begin(const Program& p, std::string* err) {
   memo_next_ = 0;
   scans_ = 0;
   if (p.screen.get() != db_.get()) {
-    db_ = p.screen;  // only when the engine changed: no reference count traffic per decision
-    if (db_) {
+    // db_ names the databases the scratch fits, so it is set only once the
+    // scratch is ready: if growing it throws, the next Begin grows it again.
+    db_.reset();
+    if (p.screen) {
       if (!hs_) hs_ = std::make_unique<Hs>();
-      const ScreenDb::Impl& im = db_->impl();
-      auto grow = [&](const hs_database_t* d) { return !d || hs_alloc_scratch(d, &hs_->scratch) == HS_SUCCESS; };
+      const ScreenDb::Impl& im = p.screen->impl();
+      hs_error_t rc = HS_SUCCESS;
+      auto grow = [&](const hs_database_t* d) { return !d || (rc = hs_alloc_scratch(d, &hs_->scratch)) == HS_SUCCESS; };
       bool ok = grow(im.block) && grow(im.stream);
       for (const hs_database_t* d : im.spans) ok = ok && grow(d);
       if (!ok) {
-        db_.reset();
+        // Out of memory is the caller's error, not a reason to decide
+        // without the screening engine (regex rules would only error).
+        if (rc == HS_NOMEM) throw std::bad_alloc();
         *err = "could not allocate screening scratch";
         return false;
       }
+      db_ = p.screen;  // only when the engine changed: no reference count traffic per decision
     }
   }
   return true;
@@ -211,7 +230,7 @@ bool ScanState::ScanUncached(const char* s, uint32_t len, uint64_t* bits, const 
       for (uint64_t c = cand_[w] & ~bits[w]; c; c &= c - 1) {
         const uint32_t id = w * 64 + static_cast<uint32_t>(__builtin_ctzll(c));
         if (id >= spans.size() || !spans[id]) continue;  // the verifier requires spans for validated patterns
-        SpanCtx sc{text, nullptr, p.screen_patterns[id].validator, nullptr, nullptr, true, false};
+        SpanCtx sc{text, nullptr, p.screen_patterns[id].validator, nullptr, nullptr, true, false, nullptr};
         hs_error_t rc = hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc);
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
           *err = "the screening engine failed on this text";
@@ -238,8 +257,10 @@ bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void*
       *err = "the bundle has no span database for this pattern";
       return false;
     }
-    SpanCtx sc{text, normalized ? &norm_ : nullptr, sp.validator, fn, ctx, false, false};
-    if (hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc) != HS_SUCCESS) {
+    SpanCtx sc{text, normalized ? &norm_ : nullptr, sp.validator, fn, ctx, false, false, nullptr};
+    const hs_error_t rc = hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc);
+    if (sc.thrown) std::rethrow_exception(sc.thrown);
+    if (rc != HS_SUCCESS) {
       *err = "the screening engine failed on this text";
       return false;
     }
@@ -269,7 +290,9 @@ bool ScreenStream::Open(const Program& p, std::string* err) {
   db_ = p.screen;
   if (!db_ || !db_->impl().stream) return true;
   hs_stream_t* st = nullptr;
-  if (hs_open_stream(db_->impl().stream, 0, &st) != HS_SUCCESS) {
+  const hs_error_t rc = hs_open_stream(db_->impl().stream, 0, &st);
+  if (rc == HS_NOMEM) throw std::bad_alloc();
+  if (rc != HS_SUCCESS) {
     *err = "could not open a screening stream";
     return false;
   }
