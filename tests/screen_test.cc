@@ -627,6 +627,28 @@ TEST(BoundedWork, ManyShortCandidatesAreValidatedOnce) {
   EXPECT_LE(work.validated_bytes, 2 * work.budgeted_bytes);
 }
 
+// Secret-like names with long values that are words, not secrets, filling a
+// body of the largest size: every end of every value is a candidate of
+// std.secrets' generic_secret. The ends of one value extend one check, so
+// the work is a few bytes per byte and nothing passes unread.
+TEST(BoundedWork, ManyGrowingCandidatesCostTheirLongestValue) {
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  std::string unit = "password=";
+  unit += Fill("", kLetters, 240);
+  unit += " ";
+  const size_t n = MaxContent(false);
+  Worker w;
+  std::string body;
+  const Decision& d = DecideContent(w, *e, Fill("", unit, n), false, &body);
+  ASSERT_FALSE(d.invalid_input) << d.message;
+  EXPECT_EQ(Fired(d), Names{}) << "letters are no secret";
+  const ScreenWork& work = w.scan_state().work();
+  EXPECT_EQ(work.unchecked, 0u);
+  EXPECT_GE(work.candidates, n / unit.size() * 200);
+  EXPECT_LE(work.validated_bytes, (kValidationCallCost + 4) * work.budgeted_bytes) << w.scan_state().scans();
+}
+
 // A pattern whose every end starts a new long candidate (a fixed-width
 // window over a long run) would cost 300 validated bytes per byte of text.
 // The text's budget stops that: validation reads at most

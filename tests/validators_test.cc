@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -114,6 +115,41 @@ TEST(Validators, AnEntropyValueRunLongerThanTheLimitNeverPasses) {
     if (V(Validator::kEntropy, m.substr(m.size() - kMaxEntropyValue))) ++tails_that_pass;
   }
   EXPECT_GT(tails_that_pass, 1000);
+}
+
+// EntropyCursor decides an extended match as the validator decides it whole,
+// including the cases that stop extending (a blank, a quote, a separator).
+TEST(Validators, EntropyCursorAgreesWithTheWholeMatch) {
+  std::mt19937 rng(7);
+  const std::string bytes = "aZ9kQ3xF0/:_-=\" .,;>";
+  int extended = 0, passed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string m = (rng() % 2 ? "api_key = " : "sk-proj-");
+    const size_t n = 8 + rng() % 120;
+    for (size_t k = 0; k < n; ++k)
+      m += rng() % 8 ? bytes[rng() % 6] : bytes[rng() % bytes.size()];  // mostly value bytes
+    EntropyCursor c;
+    size_t at = 12 + rng() % 10;
+    c.Start(std::string_view(m).substr(0, at));
+    while (at < m.size()) {
+      const size_t to = std::min(m.size(), at + 1 + rng() % 8);
+      bool inside = true;
+      for (size_t k = at; k < to; ++k) inside = inside && InsideEntropyValue(m[k]);
+      const std::string_view whole = std::string_view(m).substr(0, to);
+      bool got;
+      if (inside && c.CanExtend()) {
+        got = c.Extend(std::string_view(m).substr(at, to - at));
+        ++extended;
+      } else {
+        got = c.Start(whole);
+      }
+      ASSERT_EQ(got, V(Validator::kEntropy, std::string(whole))) << whole;
+      passed += got;
+      at = to;
+    }
+  }
+  EXPECT_GT(extended, 10000);
+  EXPECT_GT(passed, 300);
 }
 
 }  // namespace

@@ -46,7 +46,10 @@ class Validation {
 
   // Called before the candidates of another pattern (they start over at the
   // beginning of the text).
-  void NextPattern() { run_end_ = UINT32_MAX; }
+  void NextPattern() {
+    run_end_ = UINT32_MAX;
+    cursor_b_ = UINT32_MAX;
+  }
 
   // True if text[b, e) passes validator v: rejected unread when it cannot
   // pass (too long for luhn or iban, an entropy value too long), passing
@@ -63,8 +66,8 @@ class Validation {
       if (std::min<uint64_t>(run, len) > kMaxEntropyValue) return false;
     }
     if (len > MaxValidatedLength(val)) return OverlongMatchPasses(val);
-    const uint64_t cost = len + kValidationCallCost;
-    if (!Charge(cost)) return Unchecked();
+    if (val == Validator::kEntropy) return CheckEntropy(text, b, e);
+    if (!Charge(len + kValidationCallCost)) return Unchecked();
     ++work_->validations;
     return Validate(val, std::string_view(text + b, static_cast<size_t>(len)));
   }
@@ -84,6 +87,27 @@ class Validation {
   bool Unchecked() {
     ++work_->unchecked;
     return true;
+  }
+
+  // An entropy candidate: an extension of the previous one (same start, only
+  // value bytes added) costs the bytes added; any other is checked whole.
+  bool CheckEntropy(const char* text, uint32_t b, uint32_t e) {
+    if (b == cursor_b_ && e > cursor_e_ && cursor_.CanExtend()) {
+      const uint32_t added = e - cursor_e_;
+      if (!Charge(added + kValidationCallCost)) return Unchecked();
+      ++work_->validations;
+      uint32_t i = cursor_e_;
+      while (i < e && InsideEntropyValue(text[i])) ++i;
+      if (i == e) {
+        cursor_e_ = e;
+        return cursor_.Extend(std::string_view(text + b + (e - b - added), added));
+      }
+    }
+    if (!Charge(e - b + kValidationCallCost)) return Unchecked();
+    ++work_->validations;
+    cursor_b_ = b;
+    cursor_e_ = e;
+    return cursor_.Start(std::string_view(text + b, e - b));
   }
 
   // The number of bytes just before `e` that are InsideEntropyValue, or at
@@ -107,6 +131,8 @@ class Validation {
   ScreenWork* work_;
   uint64_t left_;
   uint32_t run_end_ = UINT32_MAX, run_ = 0;
+  EntropyCursor cursor_;  // the last entropy candidate, from cursor_b_ to cursor_e_
+  uint32_t cursor_b_ = UINT32_MAX, cursor_e_ = 0;
 };
 
 // Spans of one pattern on their way to the caller: consecutive spans with the

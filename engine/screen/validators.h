@@ -46,6 +46,37 @@ constexpr size_t kMaxEntropyValue = 256;
 // time per end.
 bool InsideEntropyValue(char c);
 
+// The entropy check of a match that grows: screening meets the candidates of
+// one start in order of their end, and when the bytes between two ends are
+// all InsideEntropyValue, the later value is the earlier one extended by
+// them. Extending costs the added bytes, so the ends of one start cost their
+// longest value, not the sum of all. Decisions equal Validate(kEntropy, ...)
+// on the whole match.
+class EntropyCursor {
+ public:
+  // Checks `match` as Validate(kEntropy, match) does (callers keep it within
+  // kMaxValidatedMatch) and remembers its value.
+  bool Start(std::string_view match);
+  // True if the value ends where the match ends and is not empty, so bytes
+  // appended to the match extend it.
+  bool CanExtend() const { return extendable_; }
+  // Appends `more` (all InsideEntropyValue) to the match; returns the check of
+  // the longer match.
+  bool Extend(std::string_view more);
+
+ private:
+  void Add(char c);
+  bool Passes() const;
+
+  uint16_t counts_[256];
+  uint64_t sum_ = 0;  // sum of c * log2(c) over the byte counts, fixed point (2^-32)
+  uint32_t len_ = 0;
+  char last_[2] = {0, 0};  // the value's last two bytes, for "://" across an extension
+  bool extendable_ = false, url_ = false, hex_ = true, mixed_ = false;
+  bool run_letter_ = false, run_digit_ = false;
+  uint32_t run_ = 0;
+};
+
 // True if `match` (exactly the bytes the pattern matched, after screening normalization) passes the validator.
 // Reads at most MaxValidatedLength(v) bytes of it; a longer match is OverlongMatchPasses(v).
 //
