@@ -17,6 +17,11 @@
 // and ratios read straight off the table (docs/benchmarks.md). The `patterns`
 // counter is the number of expressions each engine screens for; `matched` the
 // patterns found (raw engines count validator candidates as found).
+//
+// screen/adversarial/<n>/... decide a prompt of "sk-proj-" and n letters: a
+// validated pattern with an unbounded tail, which once cost time quadratic in
+// n (every end of the run was a candidate, each validated in full). `max` is
+// the largest user text a request body of the decoder's limit can carry.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <benchmark/benchmark.h>
 #include <hs/hs.h>
@@ -245,6 +250,35 @@ void GavelScanOnly(benchmark::State& state, const std::string& prompt) {
   state.counters["matched"] = matched;
 }
 
+// A decision whatever its outcome (adversarial prompts may be denied).
+void GavelDecideAny(benchmark::State& state, const std::string& prompt) {
+  const Setup& s = *TheSetup();
+  const std::string body = ChatBody(prompt);
+  Worker w;
+  DecodeInput in;
+  in.request = body;
+  const Decision& first = w.Decide(*s.engine, in);
+  if (!first.errors.empty() || first.invalid_input) {
+    state.SkipWithError(("unexpected decision: " + first.ToJson()).c_str());
+    return;
+  }
+  const bool allow = first.allow;
+  for (auto _ : state) {
+    const Decision& d = w.Decide(*s.engine, in);
+    benchmark::DoNotOptimize(d.allow);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * prompt.size()));
+  state.counters["allow"] = allow;
+}
+
+// "sk-proj-" and then `n` letters (a to z, repeating): one candidate for the
+// OpenAI project-key pattern whose tail never ends.
+std::string LongKeyRun(size_t n) {
+  std::string s = "sk-proj-";
+  for (size_t i = 0; i < n; ++i) s += static_cast<char>('a' + i % 26);
+  return s;
+}
+
 // --- Hyperscan, directly ----------------------------------------------------
 
 int OnHsMatch(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {  // NOLINT
@@ -436,6 +470,22 @@ const Case kCases[] = {
 };
 
 void Register() {
+  // The decoder's limit on a request body (8 MiB) less the JSON around the prompt.
+  const size_t kMaxRun = (size_t(8) << 20) - 128;
+  const struct {
+    const char* name;
+    size_t n;
+  } kRuns[] = {{"20000", 20000}, {"40000", 40000}, {"max", kMaxRun}};
+  for (const auto& r : kRuns) {
+    const std::string* prompt = new std::string(LongKeyRun(r.n));
+    const std::string prefix = std::string("screen/adversarial/") + r.name + "/";
+    benchmark::RegisterBenchmark((prefix + "gavel_decide").c_str(), [prompt](benchmark::State& s) {
+      GavelDecideAny(s, *prompt);
+    })->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((prefix + "gavel_scan_only").c_str(), [prompt](benchmark::State& s) {
+      GavelScanOnly(s, *prompt);
+    })->Unit(benchmark::kMillisecond);
+  }
   for (const Case& c : kCases) {
     // Prompts live as long as the process: benchmarks run after registration.
     const std::string* prompt = new std::string(Prompt(c.size, c.pii, 0x6761766c + c.size));

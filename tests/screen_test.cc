@@ -5,6 +5,7 @@
 // databases, pattern diagnostics, and responses screened in pieces.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -463,6 +464,238 @@ TEST(Stream, AMatchLongerThanTheHoldbackIsStillDetected) {
   Names fired;
   Stream(*e, e, text, cuts, &denied, &fired, 8);
   EXPECT_EQ(fired.back(), "long_secret_flag");
+}
+
+// ---------------------------------------------------------------------------
+// Bounded work: the screening work of a decision grows linearly with its text,
+// whatever the text, at the largest body a decision accepts. Measured by the
+// scanner's work counters, never by a clock.
+
+const char kBounded[] = R"(
+package screen.bounded
+import std.secrets
+import std.pii
+rule secret_in { when request.text contains std.secrets.any flag "credential in prompt" }
+rule pii_in { when request.text contains std.pii.any flag "personal data in prompt" }
+rule mask_in { when request.text contains std.secrets.any redact std.secrets.any in request.messages with "[${kind}]" }
+rule secret_out on response { when response.text contains std.secrets.any flag "credential in answer" }
+rule mask_out on response { redact std.secrets.any in response.text with "[${kind}]" }
+)";
+
+// Compiled once: the standard library takes a while to compile.
+std::shared_ptr<const Engine> BoundedEngine() {
+  static const std::shared_ptr<const Engine> e = Compile(kBounded);
+  return e;
+}
+
+constexpr size_t kMaxBody = size_t(8) << 20;  // the decoder's default limit on a body
+const char kRequestHead[] = R"({"model":"m","messages":[{"role":"user","content":")";
+const char kRequestTail[] = R"("}]})";
+const char kResponseHead[] = R"({"choices":[{"message":{"role":"assistant","content":")";
+const char kResponseTail[] = R"("}}]})";
+
+// `head`, then `unit` repeated, cut to exactly n bytes (JSON-safe bytes only).
+std::string Fill(const std::string& head, const std::string& unit, size_t n) {
+  std::string s = head;
+  s.reserve(n + unit.size());
+  while (s.size() < n) s += unit;
+  s.resize(n);
+  return s;
+}
+
+// The longest content a body of kMaxBody bytes can carry.
+size_t MaxContent(bool response) {
+  return response ? kMaxBody - strlen(kResponseHead) - strlen(kResponseTail)
+                  : kMaxBody - strlen(kRequestHead) - strlen(kRequestTail);
+}
+
+const Decision& DecideContent(Worker& w, const Engine& e, const std::string& content, bool response,
+                              std::string* body) {
+  *body = response ? kResponseHead + content + kResponseTail : kRequestHead + content + kRequestTail;
+  EXPECT_LE(body->size(), kMaxBody);
+  DecodeInput in;
+  DecideOptions opts;
+  if (response) {
+    in.response = *body;
+    opts.phase = Phase::kResponse;
+  } else {
+    in.request = *body;
+  }
+  return w.Decide(e, in, opts);
+}
+
+const std::string kLetters = "abcdefghijklmnopqrstuvwxyz";
+
+// "sk-proj-" and a long run of letters: the OpenAI project-key pattern
+// (unbounded tail, validator entropy) matches at every end of the run. Every
+// end used to be validated in full (quadratic: seconds at 40,000 letters,
+// hours at 8 MiB); now an end whose value is too long for entropy is rejected
+// from the run it extends, so the validators' work is the same for any
+// length beyond the longest value.
+TEST(BoundedWork, ValidatedPatternOnLongRunIsLinear) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  for (bool response : {false, true}) {
+    SCOPED_TRACE(response ? "response" : "request");
+    uint64_t validations_short = 0;
+    for (size_t n : {size_t(20000), MaxContent(response)}) {
+      SCOPED_TRACE(n);
+      Worker w;
+      std::string body;
+      const std::string content = Fill("sk-proj-", kLetters, n);
+      const Decision& d = DecideContent(w, *e, content, response, &body);
+      ASSERT_FALSE(d.invalid_input) << d.message;
+      EXPECT_TRUE(d.errors.empty());
+      EXPECT_EQ(Fired(d), Names{}) << "letters alone are no key";
+      const ScreenWork& work = w.scan_state().work();
+      EXPECT_EQ(work.unchecked, 0u) << "no candidate may pass unread";
+      EXPECT_GE(work.budgeted_bytes, n);
+      EXPECT_LE(work.budgeted_bytes, 2 * n) << "a text is validated once or twice, not once per rule";
+      // One pass over the run to measure it, and the validations of ends
+      // whose value fits (at most 256 of at most 272 bytes each).
+      EXPECT_LE(work.validated_bytes, work.budgeted_bytes + 256 * (272 + kValidationCallCost));
+      EXPECT_LE(work.candidates, work.budgeted_bytes + 1);
+      if (n == 20000) {
+        validations_short = work.validations;
+        EXPECT_GT(validations_short, 0u);
+      } else {
+        EXPECT_EQ(work.validations, validations_short) << "validator calls do not grow with the run";
+      }
+    }
+  }
+}
+
+// The same run streamed as a response of the stream's largest size, in
+// pieces: each piece's decision validates its window, never the whole text.
+TEST(BoundedWork, ValidatedPatternOnLongStreamedRunIsLinear) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  StreamOptions opts;
+  const std::string text = Fill("sk-proj-", kLetters, opts.max_bytes);
+  ResponseStream rs;
+  std::string err;
+  ASSERT_TRUE(rs.Begin(e, opts, &err)) << err;
+  Worker w;
+  DecodeInput in;
+  std::string emit;
+  size_t forwarded = 0;
+  ScreenWork total;
+  const size_t kPiece = 64 << 10;
+  for (size_t at = 0; at < text.size(); at += kPiece) {
+    const Decision& d = rs.Write(&w, in, std::string_view(text).substr(at, kPiece), &emit);
+    ASSERT_TRUE(d.allow) << d.message;
+    forwarded += emit.size();
+    const ScreenWork& work = w.scan_state().work();
+    EXPECT_EQ(work.unchecked, 0u);
+    total.budgeted_bytes += work.budgeted_bytes;
+    total.validated_bytes += work.validated_bytes;
+    total.validations += work.validations;
+  }
+  const Decision& f = rs.Finish(&w, in, &emit);
+  EXPECT_TRUE(f.allow);
+  forwarded += emit.size();
+  EXPECT_EQ(forwarded, text.size()) << "nothing is masked: the run is no key";
+  // Every window is a piece and at most the holdback before it.
+  EXPECT_LE(total.budgeted_bytes, text.size() + (text.size() / kPiece + 2) * (opts.holdback + 4));
+  EXPECT_LE(total.validated_bytes, total.budgeted_bytes + 256 * (272 + kValidationCallCost));
+  EXPECT_LE(total.validations, 256u) << "only the ends of the first window's key-sized prefix are validated";
+}
+
+// A real key glued to a long run: found, and masked by one span from the
+// key's start (the longest validated end), not one span per end.
+TEST(BoundedWork, KeyFollowedByLongRunIsFoundAndMaskedOnce) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  const std::string key =
+      "sk-proj-a9SkpXz9w3QlY7Zkuvqdt7s8Stqcbnr3yBdGBLEPH1qhT61qtc4xatws8phP9nhFyJfm5di4PzT3BlbkFJJ59FHz5r1pY4OjE2jBM"
+      "ptUsGr7CmY_uCu3ZR1zTOlUcR64cXQLioDnkHIfxIq2HZt-PlJhx2jI";
+  const std::string content = Fill("my key is " + key, kLetters, MaxContent(false));
+  Worker w;
+  std::string body;
+  const Decision& d = DecideContent(w, *e, content, false, &body);
+  ASSERT_FALSE(d.invalid_input) << d.message;
+  EXPECT_EQ(Fired(d), (Names{"secret_in", "mask_in"}));
+  ASSERT_EQ(d.redactions.size(), 1u);
+  EXPECT_EQ(d.redactions[0].begin, 10u);
+  EXPECT_GT(d.redactions[0].end, 10u + key.size() - 1) << "the longest value entropy accepts reaches past the key";
+  EXPECT_LE(d.redactions[0].end, 10u + 256u);
+  const ScreenWork& work = w.scan_state().work();
+  EXPECT_EQ(work.unchecked, 0u);
+  EXPECT_LE(work.validated_bytes, work.budgeted_bytes + 2 * 256 * (272 + kValidationCallCost));
+}
+
+// Many short candidates: card-like numbers that fail Luhn, one every 17
+// bytes of a body of the largest size. Each is validated once, on its own
+// bytes.
+TEST(BoundedWork, ManyShortCandidatesAreValidatedOnce) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  const size_t n = MaxContent(false);
+  Worker w;
+  std::string body;
+  const Decision& d = DecideContent(w, *e, Fill("", "4111111111111112 ", n), false, &body);
+  ASSERT_FALSE(d.invalid_input) << d.message;
+  EXPECT_EQ(Fired(d), Names{});
+  const ScreenWork& work = w.scan_state().work();
+  EXPECT_EQ(work.unchecked, 0u);
+  EXPECT_GE(work.validations, n / 17);
+  EXPECT_LE(work.validated_bytes, 2 * work.budgeted_bytes);
+}
+
+// Secret-like names with long values that are words, not secrets, filling a
+// body of the largest size: every end of every value is a candidate of
+// std.secrets' generic_secret. The ends of one value extend one check, so
+// the work is a few bytes per byte and nothing passes unread.
+TEST(BoundedWork, ManyGrowingCandidatesCostTheirLongestValue) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  std::string unit = "password=";
+  unit += Fill("", kLetters, 240);
+  unit += " ";
+  const size_t n = MaxContent(false);
+  Worker w;
+  std::string body;
+  const Decision& d = DecideContent(w, *e, Fill("", unit, n), false, &body);
+  ASSERT_FALSE(d.invalid_input) << d.message;
+  EXPECT_EQ(Fired(d), Names{}) << "letters are no secret";
+  const ScreenWork& work = w.scan_state().work();
+  EXPECT_EQ(work.unchecked, 0u);
+  EXPECT_GE(work.candidates, n / unit.size() * 200);
+  EXPECT_LE(work.validated_bytes, (kValidationCallCost + 4) * work.budgeted_bytes) << w.scan_state().scans();
+}
+
+// A pattern whose every end starts a new long candidate (a fixed-width
+// window over a long run) would cost 300 validated bytes per byte of text.
+// The text's budget stops that: validation reads at most
+// ValidationBudget(text) bytes, and the candidates left count as found
+// (fail closed), so the rule fires.
+TEST(BoundedWork, OverlappingCandidatesBeyondTheBudgetFailClosed) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = Compile(R"(
+package screen.budget
+patterns window { /[a-z]{300}/ ssn }
+rule window_seen { when request.text contains window flag "window" }
+)");
+  ASSERT_TRUE(e);
+  const size_t n = MaxContent(false);
+  Worker w;
+  std::string body;
+  const Decision& d = DecideContent(w, *e, Fill("", kLetters, n), false, &body);
+  ASSERT_FALSE(d.invalid_input) << d.message;
+  EXPECT_EQ(Fired(d), Names{"window_seen"}) << "a pattern that cannot be checked counts as present";
+  const ScreenWork& work = w.scan_state().work();
+  EXPECT_EQ(work.validations * (300 + kValidationCallCost), work.validated_bytes);
+  EXPECT_LE(work.validated_bytes, ValidationBudget(n) * w.scan_state().scans());
+  EXPECT_GE(work.unchecked, 1u);
+  // Below the budget the validator decides: a short text has no SSN.
+  const Decision& small = DecideContent(w, *e, Fill("", kLetters, 1000), false, &body);
+  EXPECT_EQ(Fired(small), Names{});
+  EXPECT_EQ(w.scan_state().work().unchecked, 0u);
 }
 
 #if !defined(GAVEL_HAVE_HYPERSCAN)

@@ -1,5 +1,6 @@
 #include "engine/screen/screen.h"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -36,8 +37,142 @@ void ForEachLiteral(const char* text, size_t len, const std::string& needle, boo
 
 const char kNoRegex[] = "regular-expression patterns need the screening engine, which this build lacks";
 
+// The validation of one text's candidates within its budget (see screen.h).
+// Every byte a check reads is charged, so the bytes read for one text never
+// exceed ValidationBudget(its length), whatever the patterns report.
+class Validation {
+ public:
+  Validation(ScreenWork* work, uint32_t text_len) : work_(work), left_(ValidationBudget(text_len)) {
+    work_->budgeted_bytes += text_len;
+  }
+
+  // Called before the candidates of another pattern (they start over at the
+  // beginning of the text).
+  void NextPattern() {
+    run_end_ = UINT32_MAX;
+    cursor_b_ = UINT32_MAX;
+  }
+
+  // True if text[b, e) passes validator v: rejected unread when it cannot
+  // pass (too long for luhn or iban, an entropy value too long), passing
+  // unread when too long for the others (fail closed), read by the validator
+  // otherwise, and passing (fail closed) once the budget is spent.
+  bool Check(uint8_t v, const char* text, uint32_t b, uint32_t e) {
+    ++work_->candidates;
+    const Validator val = static_cast<Validator>(v);
+    const uint64_t len = e - b;
+    if (val == Validator::kEntropy && len > kMaxEntropyValue) {
+      bool spent = false;
+      const uint32_t run = InsideRun(text, e, &spent);
+      if (spent) return Unchecked();
+      if (std::min<uint64_t>(run, len) > kMaxEntropyValue) return false;
+    }
+    if (len > MaxValidatedLength(val)) return OverlongMatchPasses(val);
+    if (val == Validator::kEntropy) return CheckEntropy(text, b, e);
+    if (!Charge(len + kValidationCallCost)) return Unchecked();
+    ++work_->validations;
+    return Validate(val, std::string_view(text + b, static_cast<size_t>(len)));
+  }
+
+ private:
+  static constexpr uint32_t kRunCap = kMaxEntropyValue + 1;
+
+  bool Charge(uint64_t bytes) {
+    if (bytes > left_) {
+      left_ = 0;  // spent: every further candidate of this text passes unread
+      return false;
+    }
+    left_ -= bytes;
+    work_->validated_bytes += bytes;
+    return true;
+  }
+  bool Unchecked() {
+    ++work_->unchecked;
+    return true;
+  }
+
+  // An entropy candidate: an extension of the previous one (same start, only
+  // value bytes added) costs the bytes added; any other is checked whole.
+  bool CheckEntropy(const char* text, uint32_t b, uint32_t e) {
+    if (b == cursor_b_ && e > cursor_e_ && cursor_.CanExtend()) {
+      const uint32_t added = e - cursor_e_;
+      if (!Charge(added + kValidationCallCost)) return Unchecked();
+      ++work_->validations;
+      uint32_t i = cursor_e_;
+      while (i < e && InsideEntropyValue(text[i])) ++i;
+      if (i == e) {
+        cursor_e_ = e;
+        return cursor_.Extend(std::string_view(text + b + (e - b - added), added));
+      }
+    }
+    if (!Charge(e - b + kValidationCallCost)) return Unchecked();
+    ++work_->validations;
+    cursor_b_ = b;
+    cursor_e_ = e;
+    return cursor_.Start(std::string_view(text + b, e - b));
+  }
+
+  // The number of bytes just before `e` that are InsideEntropyValue, or at
+  // least kRunCap when there are more. Candidates of one pattern come in
+  // order of their end, so the run is carried from one end to the next and a
+  // long run costs one pass, not one per end; a call reads at most kRunCap
+  // bytes either way.
+  uint32_t InsideRun(const char* text, uint32_t e, bool* spent) {
+    if (run_end_ != UINT32_MAX && e >= run_end_ && e - run_end_ <= kRunCap) {
+      if (!Charge(e - run_end_)) return *spent = true, 0;
+      for (uint32_t i = run_end_; i < e; ++i) run_ = InsideEntropyValue(text[i]) ? run_ + 1 : 0;
+    } else {
+      if (!Charge(kRunCap)) return *spent = true, 0;
+      run_ = 0;
+      while (run_ < kRunCap && run_ < e && InsideEntropyValue(text[e - 1 - run_])) ++run_;
+    }
+    run_end_ = e;
+    return run_;
+  }
+
+  ScreenWork* work_;
+  uint64_t left_;
+  uint32_t run_end_ = UINT32_MAX, run_ = 0;
+  EntropyCursor cursor_;  // the last entropy candidate, from cursor_b_ to cursor_e_
+  uint32_t cursor_b_ = UINT32_MAX, cursor_e_ = 0;
+};
+
+// Spans of one pattern on their way to the caller: consecutive spans with the
+// same start (an unbounded pattern reports one at every end of a run) are
+// passed on once, as the longest, so a long run costs one span, not one per
+// byte. A redaction masks the union of overlapping spans, so nothing changes.
+class SpanCoalescer {
+ public:
+  SpanCoalescer(const NormalizedText* norm, SpanFn fn, void* ctx) : norm_(norm), fn_(fn), ctx_(ctx) {}
+  void Add(uint32_t b, uint32_t e) {
+    if (pending_ && b == b_) {
+      if (e > e_) e_ = e;
+      return;
+    }
+    Flush();
+    pending_ = true;
+    b_ = b;
+    e_ = e;
+  }
+  void Flush() {
+    if (!pending_) return;
+    pending_ = false;
+    uint32_t b = b_, e = e_;
+    if (norm_) MapSpanToOriginal(*norm_, b, e, &b, &e);
+    fn_(ctx_, b, e);
+  }
+
+ private:
+  const NormalizedText* norm_;
+  SpanFn fn_;
+  void* ctx_;
+  bool pending_ = false;
+  uint32_t b_ = 0, e_ = 0;
+};
+
 // Screening without databases: literal patterns only.
-bool FallbackScan(const Program& p, const char* text, uint32_t n, uint64_t* bits, const char** err) {
+bool FallbackScan(const Program& p, const char* text, uint32_t n, uint64_t* bits, ScreenWork* work, const char** err) {
+  Validation val(work, n);
   for (uint32_t id = 0; id < p.screen_patterns.size(); ++id) {
     const ScreenPattern& sp = p.screen_patterns[id];
     if (sp.regex) {
@@ -45,8 +180,9 @@ bool FallbackScan(const Program& p, const char* text, uint32_t n, uint64_t* bits
       return false;
     }
     bool found = false;
+    val.NextPattern();
     ForEachLiteral(text, n, sp.source, sp.caseless, [&](uint32_t b, uint32_t e) {
-      found = !sp.validator || Validate(static_cast<Validator>(sp.validator), std::string_view(text + b, e - b));
+      found = !sp.validator || val.Check(sp.validator, text, b, e);
       return !found;
     });
     if (found) SetBit(bits, id);
@@ -55,18 +191,18 @@ bool FallbackScan(const Program& p, const char* text, uint32_t n, uint64_t* bits
 }
 
 bool FallbackSpans(const ScreenPattern& sp, const char* text, uint32_t n, const NormalizedText* norm, SpanFn fn,
-                   void* ctx, const char** err) {
+                   void* ctx, ScreenWork* work, const char** err) {
   if (sp.regex) {
     *err = kNoRegex;
     return false;
   }
+  Validation val(work, n);
+  SpanCoalescer out(norm, fn, ctx);
   ForEachLiteral(text, n, sp.source, sp.caseless, [&](uint32_t b, uint32_t e) {
-    if (!sp.validator || Validate(static_cast<Validator>(sp.validator), std::string_view(text + b, e - b))) {
-      if (norm) MapSpanToOriginal(*norm, b, e, &b, &e);
-      fn(ctx, b, e);
-    }
+    if (!sp.validator || val.Check(sp.validator, text, b, e)) out.Add(b, e);
     return true;
   });
+  out.Flush();
   return true;
 }
 
@@ -121,35 +257,30 @@ int OnDetect(unsigned int id, unsigned long long, unsigned long long, unsigned i
 
 struct SpanCtx {
   const char* text;
-  const NormalizedText* norm;  // null: text is the original
   uint8_t validator;
-  SpanFn fn;
-  void* ctx;
-  bool first_only;
+  Validation* val;
+  SpanCoalescer* out;  // null: stop at the first validated match
   bool found;
   std::exception_ptr thrown;  // what fn threw; rethrown once Hyperscan has returned
 };
 
 int OnSpan(unsigned int, unsigned long long from, unsigned long long to, unsigned int, void* c) {  // NOLINT
   auto* x = static_cast<SpanCtx*>(c);
-  if (x->validator &&
-      !Validate(static_cast<Validator>(x->validator), std::string_view(x->text + from, static_cast<size_t>(to - from))))
-    return 0;
+  const uint32_t b = static_cast<uint32_t>(from), e = static_cast<uint32_t>(to);
+  if (x->validator && !x->val->Check(x->validator, x->text, b, e)) return 0;
   x->found = true;
-  if (x->fn) {
-    uint32_t b = static_cast<uint32_t>(from), e = static_cast<uint32_t>(to);
-    if (x->norm) MapSpanToOriginal(*x->norm, b, e, &b, &e);
-    // An exception (std::bad_alloc from fn) must not unwind through
-    // Hyperscan's C frames: the scratch would stay marked in use, so every
-    // later scan of this worker would fail, and hs_free_scratch would leak it.
-    try {
-      x->fn(x->ctx, b, e);
-    } catch (...) {
-      x->thrown = std::current_exception();
-      return 1;  // stop scanning
-    }
+  if (!x->out) return 1;
+  // An exception (std::bad_alloc from the span callback) must not unwind
+  // through Hyperscan's C frames: the scratch would stay marked in use, so
+  // every later scan of this worker would fail, and hs_free_scratch would
+  // leak it.
+  try {
+    x->out->Add(b, e);
+  } catch (...) {
+    x->thrown = std::current_exception();
+    return 1;  // stop scanning
   }
-  return x->first_only ? 1 : 0;
+  return 0;
 }
 
 }  // namespace
@@ -186,6 +317,7 @@ bool ScanState::Begin(const Program& p, std::string* err) {
   memo_n_ = 0;
   memo_next_ = 0;
   scans_ = 0;
+  work_ = ScreenWork();
   if (p.screen.get() != db_.get()) {
     // db_ names the databases the scratch fits, so it is set only once the
     // scratch is ready: if growing it throws, the next Begin grows it again.
@@ -226,11 +358,14 @@ bool ScanState::ScanUncached(const char* s, uint32_t len, uint64_t* bits, const 
       return false;
     }
     const auto& spans = db_->impl().spans;
+    Validation val(&work_, n);  // one budget for all the candidates of this text
     for (uint32_t w = 0; w < words_; ++w) {
       for (uint64_t c = cand_[w] & ~bits[w]; c; c &= c - 1) {
         const uint32_t id = w * 64 + static_cast<uint32_t>(__builtin_ctzll(c));
         if (id >= spans.size() || !spans[id]) continue;  // the verifier requires spans for validated patterns
-        SpanCtx sc{text, nullptr, p.screen_patterns[id].validator, nullptr, nullptr, true, false, nullptr};
+        SpanCtx sc{text, p.screen_patterns[id].validator, &val, nullptr, false, nullptr};
+        val.NextPattern();
+        ++work_.span_scans;
         hs_error_t rc = hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc);
         if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
           *err = "the screening engine failed on this text";
@@ -241,7 +376,7 @@ bool ScanState::ScanUncached(const char* s, uint32_t len, uint64_t* bits, const 
     }
     return true;
   }
-  return FallbackScan(p, text, n, bits, err);
+  return FallbackScan(p, text, n, bits, &work_, err);
 }
 
 bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void* ctx, const char** err) {
@@ -257,16 +392,20 @@ bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void*
       *err = "the bundle has no span database for this pattern";
       return false;
     }
-    SpanCtx sc{text, normalized ? &norm_ : nullptr, sp.validator, fn, ctx, false, false, nullptr};
+    Validation val(&work_, n);
+    SpanCoalescer out(normalized ? &norm_ : nullptr, fn, ctx);
+    SpanCtx sc{text, sp.validator, &val, &out, false, nullptr};
+    ++work_.span_scans;
     const hs_error_t rc = hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc);
     if (sc.thrown) std::rethrow_exception(sc.thrown);
     if (rc != HS_SUCCESS) {
       *err = "the screening engine failed on this text";
       return false;
     }
+    out.Flush();
     return true;
   }
-  return FallbackSpans(sp, text, n, normalized ? &norm_ : nullptr, fn, ctx, err);
+  return FallbackSpans(sp, text, n, normalized ? &norm_ : nullptr, fn, ctx, &work_, err);
 }
 
 namespace {
@@ -361,6 +500,7 @@ bool ScanState::Begin(const Program& p, std::string*) {
   memo_n_ = 0;
   memo_next_ = 0;
   scans_ = 0;
+  work_ = ScreenWork();
   return true;
 }
 
@@ -370,7 +510,7 @@ bool ScanState::ScanUncached(const char* s, uint32_t len, uint64_t* bits, const 
   const bool normalized = NormalizeForScreening(s, len, &norm_);
   const char* text = normalized ? norm_.text.data() : s;
   const uint32_t n = normalized ? static_cast<uint32_t>(norm_.text.size()) : len;
-  return FallbackScan(*program_, text, n, bits, err);
+  return FallbackScan(*program_, text, n, bits, &work_, err);
 }
 
 bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void* ctx, const char** err) {
@@ -378,7 +518,7 @@ bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void*
   const bool normalized = NormalizeForScreening(s, len, &norm_);
   const char* text = normalized ? norm_.text.data() : s;
   const uint32_t n = normalized ? static_cast<uint32_t>(norm_.text.size()) : len;
-  return FallbackSpans(program_->screen_patterns[id], text, n, normalized ? &norm_ : nullptr, fn, ctx, err);
+  return FallbackSpans(program_->screen_patterns[id], text, n, normalized ? &norm_ : nullptr, fn, ctx, &work_, err);
 }
 
 #endif  // GAVEL_HAVE_HYPERSCAN

@@ -9,6 +9,16 @@
 // with a per-pattern database, only for patterns that matched and only when a
 // validator or a redact rule needs them.
 //
+// Validation is bounded by construction, so a decision's screening work is
+// linear in its text: a validated pattern can report a candidate at every end
+// of a long run, so each candidate is validated on at most
+// kMaxValidatedMatch bytes (validators.h says what a longer one counts as),
+// and all the validator calls for one text read at most
+// ValidationBudget(text length) bytes in all. Once a text's budget is spent,
+// its further candidates count as validated (fail closed: a pattern that
+// cannot be checked is taken to be present, so deny and redact rules err on
+// the side of acting). Ordinary text stays far below the budget.
+//
 // Natively the scanner is Hyperscan (runtime part only: loading deserializes
 // databases the compiler built and never compiles a regex). A build without
 // Hyperscan (GAVEL_HAVE_HYPERSCAN unset, e.g. wasm32) searches literal patterns
@@ -45,6 +55,27 @@ class ScreenDb {
   std::unique_ptr<Impl> impl_;
 };
 
+// The validator bytes one text may cost per scan or span search: a base for
+// short texts and a fixed number of bytes per byte of text.
+constexpr uint64_t kValidationBudgetBase = 256u << 10;
+constexpr uint64_t kValidationBudgetPerByte = 64;
+inline uint64_t ValidationBudget(uint64_t text_len) {
+  return kValidationBudgetBase + kValidationBudgetPerByte * text_len;
+}
+// Each validator call is also charged this much, for its fixed cost.
+constexpr uint64_t kValidationCallCost = 16;
+
+// Work done by a ScanState since Begin, for tests that bound it without a
+// clock and for benchmarks.
+struct ScreenWork {
+  uint64_t candidates = 0;       // matches of validated patterns that reached validation
+  uint64_t validations = 0;      // validator calls
+  uint64_t validated_bytes = 0;  // bytes handed to validators, plus kValidationCallCost per call
+  uint64_t unchecked = 0;        // candidates counted as passing because the text's budget was spent
+  uint64_t span_scans = 0;       // per-pattern span database scans
+  uint64_t budgeted_bytes = 0;   // sum of the lengths of the texts whose candidates were validated
+};
+
 // A match span in the bytes of the text as given (before normalization).
 using SpanFn = void (*)(void* ctx, uint32_t begin, uint32_t end);
 
@@ -66,12 +97,15 @@ class ScanState {
   const uint64_t* Scan(const char* s, uint32_t len, const char** err);
 
   // Every validated match of screen pattern `id` in the text, as spans of the
-  // original bytes, in order of their end. Returns false with *err on failure.
+  // original bytes, in order of their end; consecutive matches with the same
+  // start are reported once, as the longest (a redaction masks their union
+  // either way). Returns false with *err on failure.
   bool Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void* ctx, const char** err);
 
   uint32_t Words() const { return words_; }
   // Texts scanned since Begin (memo hits not counted).
   uint32_t scans() const { return scans_; }
+  const ScreenWork& work() const { return work_; }
   const Program* program() const { return program_; }
 
   // Records the scan result of a text screened another way (a streamed
@@ -101,6 +135,7 @@ class ScanState {
   MemoEntry memo_[kMemo];
   int memo_n_ = 0, memo_next_ = 0;
   uint32_t scans_ = 0;
+  ScreenWork work_;
   LocalVector<uint64_t> memo_bits_;  // kMemo * words_
   LocalVector<uint64_t> cand_;       // candidates awaiting their validator
 };

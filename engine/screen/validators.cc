@@ -2,6 +2,7 @@
 // matched bytes in place: no allocation, no exceptions, no locale.
 #include "engine/screen/validators.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -131,7 +132,7 @@ bool Iban(std::string_view s) {
 // --- entropy ---------------------------------------------------------------
 
 constexpr size_t kMinSecret = 16;
-constexpr size_t kMaxSecret = 256;
+constexpr size_t kMaxSecret = kMaxEntropyValue;
 constexpr size_t kMinMixedRun = 8;  // letters and digits without a separator, both present
 constexpr double kMinBitsPerByte = 3.5;
 constexpr double kMinBitsPerByteHex = 3.0;  // a hex value draws on 16 symbols only (at most 4 bits per byte)
@@ -158,44 +159,87 @@ std::string_view EntropyValue(std::string_view m) {
   return v;
 }
 
+// c * log2(c) for every count a value of at most kMaxSecret bytes can have,
+// in fixed point: integer sums do not depend on the order of their terms, so
+// a value counted whole and one counted by extension get the same bits.
+constexpr double kFixedOne = 4294967296.0;  // 2^32
+struct CountLogTable {
+  uint64_t v[kMaxSecret + 2];
+  CountLogTable() {
+    for (size_t c = 0; c < kMaxSecret + 2; ++c)
+      v[c] = c < 2 ? 0 : static_cast<uint64_t>(std::llround(static_cast<double>(c) * std::log2(double(c)) * kFixedOne));
+  }
+};
+const CountLogTable& CountLog() {
+  static const CountLogTable t;
+  return t;
+}
+
 bool Entropy(std::string_view match) {
+  EntropyCursor c;
+  return c.Start(match);
+}
+
+}  // namespace
+
+bool EntropyCursor::Start(std::string_view match) {
   const std::string_view v = EntropyValue(match);
-  if (v.size() < kMinSecret || v.size() > kMaxSecret) return false;
-  if (v.find("://") != std::string_view::npos) return false;  // a URL, not a credential
+  std::fill(counts_, counts_ + 256, uint16_t(0));
+  sum_ = 0;
+  len_ = 0;
+  last_[0] = last_[1] = 0;
+  url_ = mixed_ = run_letter_ = run_digit_ = false;
+  hex_ = true;
+  run_ = 0;
+  extendable_ = !v.empty() && v.data() + v.size() == match.data() + match.size();
+  if (v.size() > kMaxSecret) {
+    len_ = static_cast<uint32_t>(kMaxSecret + 1);  // too long now and after any extension
+    return false;
+  }
+  for (char c : v) Add(c);
+  return Passes();
+}
+
+bool EntropyCursor::Extend(std::string_view more) {
+  for (char c : more) {
+    if (len_ > kMaxSecret) return false;
+    Add(c);
+  }
+  return Passes();
+}
+
+void EntropyCursor::Add(char c) {
+  url_ = url_ || (last_[0] == ':' && last_[1] == '/' && c == '/');  // a URL, not a credential
+  last_[0] = last_[1];
+  last_[1] = c;
+  hex_ = hex_ && (IsDigit(c) || (Upper(c) >= 'A' && Upper(c) <= 'F'));
   // Words, numbers, names, dates and versions (`prod-db-credentials-2024`,
   // `process.env.API_KEY`, `1.2.3.4-beta`, `sk-ant-api03-your-key-here`) are
   // runs of letters and digits that are all letters, all digits, or short. A
   // generated secret has a long run that mixes both.
-  bool mixed = false;
-  bool run_letter = false, run_digit = false;
-  size_t run = 0;
-  for (size_t i = 0; i <= v.size() && !mixed; ++i) {
-    const char c = i < v.size() ? v[i] : '\0';
-    if (IsLetter(c) || IsDigit(c)) {
-      run_letter = run_letter || IsLetter(c);
-      run_digit = run_digit || IsDigit(c);
-      ++run;
-    } else {
-      mixed = run_letter && run_digit && run >= kMinMixedRun;
-      run_letter = run_digit = false;
-      run = 0;
-    }
+  if (IsLetter(c) || IsDigit(c)) {
+    run_letter_ = run_letter_ || IsLetter(c);
+    run_digit_ = run_digit_ || IsDigit(c);
+    ++run_;
+  } else {
+    mixed_ = mixed_ || (run_letter_ && run_digit_ && run_ >= kMinMixedRun);
+    run_letter_ = run_digit_ = false;
+    run_ = 0;
   }
-  if (!mixed) return false;
-  // Shannon entropy of the byte distribution: H = log2(n) - (1/n) * sum(c * log2(c)).
-  uint16_t counts[256] = {};
-  for (char c : v) ++counts[static_cast<unsigned char>(c)];
-  double sum = 0;
-  for (uint16_t c : counts)
-    if (c > 1) sum += c * std::log2(static_cast<double>(c));
-  const double n = static_cast<double>(v.size());
-  const double bits = std::log2(n) - sum / n;
-  bool hex = true;
-  for (char c : v) hex = hex && (IsDigit(c) || (Upper(c) >= 'A' && Upper(c) <= 'F'));
-  return bits >= (hex ? kMinBitsPerByteHex : kMinBitsPerByte);
+  uint16_t& n = counts_[static_cast<unsigned char>(c)];
+  sum_ += CountLog().v[n + 1] - CountLog().v[n];
+  ++n;
+  ++len_;
 }
 
-}  // namespace
+bool EntropyCursor::Passes() const {
+  if (len_ < kMinSecret || len_ > kMaxSecret || url_) return false;
+  if (!mixed_ && !(run_letter_ && run_digit_ && run_ >= kMinMixedRun)) return false;
+  // Shannon entropy of the byte distribution: H = log2(n) - (1/n) * sum(c * log2(c)).
+  const double n = static_cast<double>(len_);
+  const double bits = std::log2(n) - static_cast<double>(sum_) / kFixedOne / n;
+  return bits >= (hex_ ? kMinBitsPerByteHex : kMinBitsPerByte);
+}
 
 bool ValidatorByName(std::string_view name, Validator* v) {
   for (Validator x : {Validator::kLuhn, Validator::kUsSsn, Validator::kIban, Validator::kEntropy})
@@ -222,7 +266,28 @@ const char* ValidatorName(Validator v) {
   return "";
 }
 
+size_t MaxValidatedLength(Validator v) {
+  switch (v) {
+    case Validator::kLuhn:
+      return 19 + 18;
+    case Validator::kIban:
+      return kIbanMax + kIbanMax - 1;
+    case Validator::kNone:
+    case Validator::kUsSsn:
+    case Validator::kEntropy:
+      break;
+  }
+  return kMaxValidatedMatch;
+}
+
+bool InsideEntropyValue(char c) {
+  return !IsSpace(c) && !IsQuote(c) && c != '=' && c != ':' && c != '>' && c != ',' && c != ';';
+}
+
+bool OverlongMatchPasses(Validator v) { return v == Validator::kUsSsn || v == Validator::kEntropy; }
+
 bool Validate(Validator v, std::string_view match) {
+  if (v != Validator::kNone && match.size() > MaxValidatedLength(v)) return OverlongMatchPasses(v);
   switch (v) {
     case Validator::kNone:
       return true;
