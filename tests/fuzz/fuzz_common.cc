@@ -79,7 +79,9 @@ void CheckDecision(const Worker& worker, const Decision& d) {
   const std::string out = d.ToJson();
   json::Document doc;
   json::Error err;
-  Check(doc.parse(out, json::Limits(), &err), "decision JSON does not parse");
+  const bool parsed = doc.parse(out, json::Limits(), &err);
+  if (!parsed) std::fprintf(stderr, "at byte %zu: %s\n%s\n", err.offset, err.message.c_str(), out.c_str());
+  Check(parsed, "decision JSON does not parse");
 }
 
 }  // namespace gavel::fuzz

@@ -9,10 +9,15 @@
 // its distinct patterns are few and short (kMaxScreenPatterns, kMaxScreenBytes);
 // otherwise it keeps no databases, which the verifier and the runtime accept.
 // Screening with the standard library is fuzzed by fuzz_decide and fuzz_stream.
+// Databases are remembered by pattern list (BuildScreenDataCached).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/compiler/ast.h"
 #include "engine/compiler/checker.h"
@@ -64,29 +69,68 @@ bool ScreeningIsCheap(Program* p) {
   return p->screen_patterns.size() <= kMaxScreenPatterns && bytes <= kMaxScreenBytes;
 }
 
-// The program's listing without its first line (the bundle hash, which covers
-// source positions too).
+// A linked program's listing without the lines that depend on more than the
+// source's meaning: the bundle hash (which covers source positions) and
+// whether screening databases were built.
 std::string Listing(const Program& p) {
   const std::string d = Disassemble(p);
-  const size_t nl = d.find('\n');
-  return nl == std::string::npos ? d : d.substr(nl + 1);
+  std::string out;
+  size_t at = d.find('\n');
+  while (at != std::string::npos && at + 1 < d.size()) {
+    const size_t end = d.find('\n', at + 1);
+    const std::string line = d.substr(at + 1, end == std::string::npos ? std::string::npos : end - at);
+    if (line.rfind("screening:", 0) != 0) out += line;
+    at = end;
+  }
+  return out;
 }
 
-// Screens (when cheap), verifies, serializes, loads and decides with c's program.
-void LinkAndDecide(Compiled& c) {
-  Program* p = c.program.get();
-  if (ScreeningIsCheap(p)) {
-    // The checker already compiled each pattern alone, so only the combined
-    // databases can fail here (CompileSource reports E0216).
-    if (!BuildScreenData(p).empty()) return;
-  } else {
-    p->screen_data = ScreenData();
-  }
+// Links a generated program with no screening databases; aborts if the
+// verifier refuses what the compiler generated.
+void Link(Program* p) {
   const std::string verify = VerifyAndLink(p);
-  if (!verify.empty()) {
-    std::fprintf(stderr, "verifier: %s\n", verify.c_str());
-    Check(false, "a program the compiler generated fails verification");
+  if (!verify.empty()) std::fprintf(stderr, "verifier: %s\n", verify.c_str());
+  Check(verify.empty(), "a program the compiler generated fails verification");
+}
+
+// BuildScreenData with its results remembered: mutations of a policy mostly
+// keep its patterns, and Hyperscan compilation dominates the run time
+// otherwise. Compilation is deterministic, so a remembered result is the one
+// a fresh compilation gives. Returns "" or BuildScreenData's error.
+std::string BuildScreenDataCached(Program* p) {
+  static std::map<std::string, std::pair<std::string, ScreenData>>* cache =
+      new std::map<std::string, std::pair<std::string, ScreenData>>;
+  AssignScreenIds(p);
+  std::vector<bool> need_spans(p->screen_patterns.size(), false);
+  for (const Rule& r : p->rules)
+    for (uint32_t s : r.redact_sets)
+      for (uint32_t id : p->pattern_sets[s].ids) need_spans[id] = true;
+  std::string key;
+  for (size_t i = 0; i < p->screen_patterns.size(); ++i) {
+    const ScreenPattern& sp = p->screen_patterns[i];
+    key += std::to_string(sp.source.size()) + ":" + sp.source;
+    key += {static_cast<char>(sp.regex), static_cast<char>(sp.caseless), static_cast<char>(sp.validator),
+            static_cast<char>(need_spans[i])};
   }
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    if (cache->size() >= 256) cache->clear();
+    std::string err = BuildScreenData(p);
+    it = cache->emplace(key, std::make_pair(err, p->screen_data)).first;
+  }
+  p->screen_data = it->second.second;
+  return it->second.first;
+}
+
+// Screens (when cheap) and links c's program, then serializes, loads and
+// decides with it. Returns the program's listing, or "" if the combined
+// screening databases cannot be built (CompileSource reports E0216).
+std::string LinkAndDecide(Compiled& c) {
+  Program* p = c.program.get();
+  // The checker already compiled each pattern alone, so only the combined
+  // databases can fail here.
+  if (ScreeningIsCheap(p) && !BuildScreenDataCached(p).empty()) return "";
+  Link(p);
   const std::string bytes = WriteBundle(p);
   std::string err;
   std::shared_ptr<const Engine> engine = Engine::Load(bytes.data(), bytes.size(), &err);
@@ -101,6 +145,7 @@ void LinkAndDecide(Compiled& c) {
   DecideOptions opt;
   opt.phase = Phase::kResponse;
   CheckDecision(w, w.Decide(*engine, in, opt));
+  return Listing(*p);
 }
 
 // `listing` is the unformatted source's program listing, empty if it has errors.
@@ -119,6 +164,7 @@ void FormatAndCompare(const std::string& text, const std::string& listing) {
   if (listing.empty()) return;
   Compiled b = Generate(once);
   Check(b.program != nullptr, "a policy that compiles no longer compiles after formatting");
+  Link(b.program.get());
   const std::string after = Listing(*b.program);
   if (after != listing) std::fprintf(stderr, "before:\n%s\nafter:\n%s\n", listing.c_str(), after.c_str());
   Check(after == listing, "formatting changed the compiled program");
@@ -133,8 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Compiled c = Generate(text);
   // Rendering diagnostics walks the source for lines and carets.
   (void)c.diagnostics.Render(gavel::Source("fuzz.policy", text));
-  const std::string listing = c.program ? Listing(*c.program) : "";
-  if (c.program) LinkAndDecide(c);
+  const std::string listing = c.program ? LinkAndDecide(c) : "";
   FormatAndCompare(text, listing);
   return 0;
 }

@@ -1,7 +1,7 @@
 // Fuzzes streamed responses: the input's first byte picks the holdback, the
 // rest is split at 0xFF bytes (never part of UTF-8 text) into pieces written
-// to a ResponseStream one by one, then finished. The engines are the example
-// policies whose `on response` rules redact with the standard library.
+// to a ResponseStream one by one, then finished. The engine is the support
+// example policy, whose `on response` rules redact with the standard library.
 // Whatever the pieces, each decision is well formed and a stream that is not
 // denied forwards every byte once it is finished.
 #include <cstddef>
@@ -21,7 +21,7 @@ std::vector<std::shared_ptr<const Engine>>* engines = nullptr;
 Worker* worker = nullptr;
 
 constexpr uint32_t kHoldbacks[] = {0, 1, 7, 64, 256};
-constexpr size_t kMaxPieces = 64;
+constexpr size_t kMaxPieces = 16;
 
 }  // namespace
 }  // namespace gavel::fuzz
@@ -29,7 +29,9 @@ constexpr size_t kMaxPieces = 64;
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   using namespace gavel::fuzz;
   engines = new std::vector<std::shared_ptr<const gavel::Engine>>;
-  for (const char* name : {"support_assistant", "coding_assistant"}) engines->push_back(LoadExampleBundle(name));
+  // support_assistant redacts with std.pii and std.secrets; coding_assistant
+  // with std.secrets only, and costs as much again, so it is left out.
+  engines->push_back(LoadExampleBundle("support_assistant"));
   worker = new gavel::Worker;
   return 0;
 }
