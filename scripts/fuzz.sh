@@ -31,8 +31,8 @@ declare -A TIMEOUT=([fuzz_frontend]=30 [fuzz_bundle]=10 [fuzz_bundle_resealed]=1
 declare -A DICT=([fuzz_frontend]=fuzz_frontend.dict [fuzz_decide]=json.dict [fuzz_stream]=json.dict)
 # Smoke runs per target, sized so all of them take about two to three minutes
 # together on a 2-core machine.
-declare -A SMOKE_RUNS=([fuzz_frontend]=600 [fuzz_bundle]=100000 [fuzz_bundle_resealed]=8000
-                       [fuzz_decide]=4000 [fuzz_stream]=1500)
+declare -A SMOKE_RUNS=([fuzz_frontend]=1200 [fuzz_bundle]=200000 [fuzz_bundle_resealed]=16000
+                       [fuzz_decide]=8000 [fuzz_stream]=3000)
 # The two bundle targets share their seeds.
 corpus_of() { case "$1" in fuzz_bundle_resealed) echo fuzz_bundle ;; *) echo "$1" ;; esac; }
 
