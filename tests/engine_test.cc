@@ -595,6 +595,19 @@ rule echo { when has(request.user) flag "user=${request.user}" }
   EXPECT_EQ(j["decision"], "allow");
 }
 
+// A streamed response is raw bytes, so the text a decision quotes need not be
+// UTF-8; the decision's JSON must be all the same.
+TEST(DecisionJson, InvalidUtf8IsReplacedNotCopied) {
+  std::string out;
+  AppendJsonString("a\xff b\xc3\xa9 cut\xe2\x82 surrogate\xed\xa0\x80 overlong\xc0\xaf end\xf0\x9f\x98\x80", &out);
+  EXPECT_EQ(out,
+            "\"a\\ufffd b\xc3\xa9 cut\\ufffd\\ufffd surrogate\\ufffd\\ufffd\\ufffd overlong\\ufffd\\ufffd "
+            "end\xf0\x9f\x98\x80\"");
+  EXPECT_EQ(json::parse(out),
+            "a\xef\xbf\xbd b\xc3\xa9 cut\xef\xbf\xbd\xef\xbf\xbd surrogate\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd "
+            "overlong\xef\xbf\xbd\xef\xbf\xbd end\xf0\x9f\x98\x80");
+}
+
 TEST(Decide, InvalidInputIsA400AndNoRuleRuns) {
   auto engine = CompileEngine(kPrecedence);
   ASSERT_TRUE(engine);

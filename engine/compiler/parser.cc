@@ -166,8 +166,7 @@ namespace {
 
 class Builder {
  public:
-  Builder(antlr4::CommonTokenStream* tokens, Diagnostics* diags, uint32_t base)
-      : tokens_(tokens), diags_(diags), base_(base) {}
+  Builder(Diagnostics* diags, uint32_t base) : diags_(diags), base_(base) {}
 
   SourceRange Range(antlr4::ParserRuleContext* ctx) {
     if (!ctx) return {base_, base_};
@@ -569,7 +568,6 @@ class Builder {
   std::vector<std::pair<size_t, size_t>> field_tokens_;
 
  private:
-  antlr4::CommonTokenStream* tokens_;
   Diagnostics* diags_;
   uint32_t base_;
 };
@@ -676,7 +674,7 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
       if (leading && next_line > last_line + 1 && !leading->empty() && leading->back() != "") leading->push_back("");
     };
 
-    Builder b(&tokens, diags, 0);
+    Builder b(diags, 0);
     size_t prev_stop_line = 0;
     Decl* prev = nullptr;
     bool first = true;
@@ -764,7 +762,7 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
     if (!c) return nullptr;
-    Builder b(&tokens, diags, shift);
+    Builder b(diags, shift);
     return b.Build(c->expr());
   } catch (...) {
     diags->Error("E0001", {base, base}, "could not parse the interpolated expression");

@@ -17,7 +17,6 @@ namespace gavel {
 namespace {
 
 inline void SetBit(uint64_t* b, uint32_t i) { b[i / 64] |= uint64_t(1) << (i % 64); }
-inline bool TestBit(const uint64_t* b, uint32_t i) { return b[i / 64] >> (i % 64) & 1; }
 
 // Literal search for builds without Hyperscan: every occurrence's end.
 template <typename F>
