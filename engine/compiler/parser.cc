@@ -736,13 +736,14 @@ class DepthGuardedParser : public PolicyParser {
 
   void Enter(size_t rule) {
     if (rule == RuleTypeRef) {
-      // Type arguments nest only inside each other; count this run of them.
+      // Type arguments nest only inside each other: `list<string>` is one
+      // level, two typeRef contexts in a row.
       int run = 0;
       for (auto* c = dynamic_cast<antlr4::RuleContext*>(getContext());
-           c && c->getRuleIndex() == RuleTypeRef && run <= max_type_depth_;
+           c && c->getRuleIndex() == RuleTypeRef && run <= max_type_depth_ + 1;
            c = dynamic_cast<antlr4::RuleContext*>(c->parent))
         ++run;
-      if (run > max_type_depth_)
+      if (run - 1 > max_type_depth_)
         throw TooDeep{getCurrentToken(),
                       "type arguments nested deeper than " + std::to_string(max_type_depth_) + " levels"};
     }
