@@ -630,10 +630,12 @@ bool EndsOperand(antlr4::Token* t, bool after_dot) {
 // count per declaration exceed the limits, and reports characters no token
 // accepts, before ANTLR sees it. A token after an operand that is neither an
 // operand itself (a pattern list, an effect's options) nor a separator is an
-// infix or postfix operator, so the count needs no list of operators. It bounds ANTLR's work: the grammar lets a
-// budget's amount clause start right after a `per` expression, so at every `[` and binary `-` ANTLR looks ahead over
-// the rest of the declaration, and a declaration with n of them costs n^2. Depth is bounded later, where it is exact:
-// by DepthGuardedParser while ANTLR recurses and by Builder::Build.
+// infix or postfix operator, so the count needs no list of operators. The
+// count bounds ANTLR's work: the grammar lets a budget's amount clause start
+// right after a `per` expression, so at every `[` and binary `-` ANTLR looks
+// ahead over the rest of the declaration, and n of them cost n^2. Depth is
+// bounded later, where it is exact: by DepthGuardedParser while ANTLR
+// recurses and by Builder::Build for the tree.
 bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, uint32_t base, Diagnostics* diags) {
   int depth = 0, prefix_run = 0, operators = 0;
   bool ok = true, after_operand = false, after_dot = false;
