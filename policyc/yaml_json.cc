@@ -1,6 +1,7 @@
 // YAML 1.2 core-schema scalar resolution and YAML-to-JSON conversion. Only
 // plain scalars are resolved; quoted and block scalars (yaml-cpp tag "!") and
-// explicit !!str stay strings. Nesting is bounded by yaml-cpp's own depth guard.
+// explicit !!str stay strings. Nesting is bounded twice: by yaml-cpp's own
+// depth guard while parsing, and by kMaxJsonDepth here, below the stack.
 #include "policyc/yaml_json.h"
 
 #include <cerrno>
@@ -12,6 +13,11 @@ namespace gavel::policyc {
 namespace {
 
 constexpr const char* kTagStr = "tag:yaml.org,2002:str";
+
+// Twice what the request decoder accepts (64), so every input it could take
+// gets through to it and to its own error, and the conversion below, which
+// recurses per level, stays shallow.
+constexpr int kMaxJsonDepth = 128;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -114,7 +120,12 @@ bool ResolvePlain(const std::string& s, nlohmann::json* out, std::string* why) {
   return true;
 }
 
-bool Convert(const YAML::Node& node, nlohmann::json* out, YAML::Mark* where, std::string* err) {
+bool Convert(const YAML::Node& node, int depth, nlohmann::json* out, YAML::Mark* where, std::string* err) {
+  if (depth > kMaxJsonDepth) {
+    *where = node.Mark();
+    *err = "nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    return false;
+  }
   switch (node.Type()) {
     case YAML::NodeType::Null:
       *out = nullptr;
@@ -137,7 +148,7 @@ bool Convert(const YAML::Node& node, nlohmann::json* out, YAML::Mark* where, std
       *out = nlohmann::json::array();
       for (const YAML::Node& item : node) {
         nlohmann::json v;
-        if (!Convert(item, &v, where, err)) return false;
+        if (!Convert(item, depth + 1, &v, where, err)) return false;
         out->push_back(std::move(v));
       }
       return true;
@@ -157,7 +168,7 @@ bool Convert(const YAML::Node& node, nlohmann::json* out, YAML::Mark* where, std
           return false;
         }
         nlohmann::json v;
-        if (!Convert(kv.second, &v, where, err)) return false;
+        if (!Convert(kv.second, depth + 1, &v, where, err)) return false;
         (*out)[key] = std::move(v);
       }
       return true;
@@ -178,7 +189,7 @@ std::string MarkText(const YAML::Mark& mark) {
 }
 
 bool YamlToJson(const YAML::Node& node, nlohmann::json* out, YAML::Mark* where, std::string* err) {
-  return Convert(node, out, where, err);
+  return Convert(node, 0, out, where, err);
 }
 
 }  // namespace gavel::policyc

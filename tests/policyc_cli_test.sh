@@ -321,5 +321,57 @@ run 1 "$POLICYC" check bad_regex.policy
 expect_in "$ERR" '^bad_regex\.policy:2:20: error\[E0215\]: back-reference'
 if grep -q 'unknown name' "$ERR"; then fail "a rejected pattern's set is reported again as unknown"; fi
 
+# --- limits: what used to crash policyc ----------------------------------
+# A left-deep chain of an operator the pre-scan did not count overflowed the
+# stack in check/compile (AST builder) and in fmt (printer). Each is refused
+# with a located E0006 now; `run` fails on any signal.
+chain() {  # chain OPERAND-AND-OPERATOR N: `1` then N times the suffix
+  local suffix=$1 n=$2 body
+  body=$(printf "%${n}s" "" | sed "s/ /$suffix/g")
+  printf 'package a\nconst c = 1%s\n' "$body"
+}
+for op in ' % 1' ' < 1' ' >= 1' ' != 1' ' matches "a"' ' startswith "a"' '[0]' ' and true' ' + 1' '.a'; do
+  chain "$op" 40000 >long_chain.policy
+  run 1 "$POLICYC" check long_chain.policy
+  expect_in "$ERR" '^long_chain\.policy:2:[0-9]+: error\[E0006\]'
+  run 1 "$POLICYC" compile long_chain.policy -o long_chain.bundle
+  expect_in "$ERR" '^long_chain\.policy:2:[0-9]+: error\[E0006\]'
+  run 1 "$POLICYC" fmt long_chain.policy
+  expect_in "$ERR" '^long_chain\.policy:2:[0-9]+: error\[E0006\]'
+done
+# At the depth limit (256 levels: 255 operators) all three accept it.
+chain ' % 1' 255 >at_limit.policy
+run 0 "$POLICYC" check at_limit.policy
+run 0 "$POLICYC" compile at_limit.policy -o at_limit.bundle
+run 0 "$POLICYC" fmt at_limit.policy
+chain ' % 1' 256 >over_limit.policy
+run 1 "$POLICYC" fmt over_limit.policy
+expect_in "$ERR" '^over_limit\.policy:2:11: error\[E0006\]: expression nested deeper than 256 levels'
+
+# Deeply nested YAML in a test file and JSON given to eval are refused, not crashed on.
+printf 'package a\ndefault allow\n' >allow_all.policy
+{
+  printf 'policy: allow_all.policy\ncases:\n  - name: deep\n    principal: {a: '
+  printf '%100000s' "" | tr ' ' '['
+  printf '%100000s' "" | tr ' ' ']'
+  printf '}\n    expect: {decision: allow}\n'
+} >deep_flow.test.yaml
+run 1 "$POLICYC" test deep_flow.test.yaml
+expect_in "$ERR" 'deep_flow\.test\.yaml:4:[0-9]+: malformed YAML: nesting deeper than'
+{
+  printf 'policy: allow_all.policy\ncases:\n  - name: deep\n    principal: {a: '
+  printf '%200s' "" | tr ' ' '['
+  printf '%200s' "" | tr ' ' ']'
+  printf '}\n    expect: {decision: allow}\n'
+} >deep_json.test.yaml
+run 1 "$POLICYC" test deep_json.test.yaml
+expect_in "$OUT" 'deep_json\.test\.yaml:4:[0-9]+: .*principal: nesting deeper than 128 levels'
+{
+  printf '%1000000s' "" | tr ' ' '['
+  printf '%1000000s' "" | tr ' ' ']'
+} >deep_request.json
+run 0 "$POLICYC" eval allow_all.policy --request deep_request.json
+expect_in "$OUT" '"code":"invalid_request"'
+
 echo "$checks checks, $failures failed"
 ((failures == 0))

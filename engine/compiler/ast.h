@@ -154,6 +154,16 @@ struct PolicyAst {
   std::vector<std::string> tail_comments;  // after the last declaration
 };
 
+// How deep an expression may nest: every operator, [index], .member, call,
+// bracket and quantifier adds a level. The parser refuses deeper input (E0006)
+// before anything walks it recursively, so the checker, constant folding, the
+// code generator and the formatter may recurse over expressions freely.
+inline int ExprDepthLimit(int max_nesting) { return 4 * max_nesting; }
+
+// How many infix and postfix operators one declaration may hold (E0006); it
+// keeps ANTLR's lookahead, quadratic in them, cheap.
+inline int OperatorLimit(int max_nesting) { return 16 * max_nesting; }
+
 // Parses source into an AST. Syntax errors go to diags (several per run where
 // ANTLR recovers); the AST is only meaningful when diags has no errors.
 bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnostics* diags);

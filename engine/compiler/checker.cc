@@ -498,9 +498,13 @@ bool Checker::AttributePath(const Expr& e, std::string* path) const {
 }
 
 TypePtr Checker::Check(Expr& e, Phase phase) {
-  if (++depth_ > limits_.max_nesting * 4) {
+  // The parser bounds each expression; constants that refer to constants
+  // nest their checks too, so the bound is kept across them here.
+  if (++depth_ > ExprDepthLimit(limits_.max_nesting)) {
     --depth_;
-    return e.type = Error(e, "E0006", "expression nested too deeply");
+    return e.type = Error(e, "E0006",
+                          "expression nested deeper than " + std::to_string(ExprDepthLimit(limits_.max_nesting)) +
+                              " levels, counting the constants it refers to");
   }
   TypePtr t;
   switch (e.kind) {

@@ -221,6 +221,14 @@ void FormatDecl(const Decl& d, std::string* out) {
 }  // namespace
 
 bool FormatSource(const std::string& path, const std::string& text, std::string* out, Diagnostics* diags) {
+  // The same limits as compiling: what `policyc check` refuses, fmt refuses.
+  const CompileLimits limits;
+  if (text.size() > limits.max_source_bytes) {
+    diags->Error(
+        "E0007", {0, 0},
+        "source is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(limits.max_source_bytes));
+    return false;
+  }
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
     diags->Error("E0009", {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
                  "invalid UTF-8 at byte " + std::to_string(bad));
@@ -228,7 +236,7 @@ bool FormatSource(const std::string& path, const std::string& text, std::string*
   }
   Source source(path, text);
   PolicyAst ast;
-  if (!ParsePolicy(source, 64, &ast, diags)) return false;
+  if (!ParsePolicy(source, limits.max_nesting, &ast, diags)) return false;
   out->clear();
   for (const Decl& d : ast.decls) {
     Comments(d.comments, "", out);

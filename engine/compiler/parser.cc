@@ -1,7 +1,8 @@
 // Parse tree -> AST. ANTLR does the parsing; this file turns its contexts into
 // AST nodes with byte ranges, collects syntax errors as diagnostics, attaches
-// comments for the formatter, and refuses input nested deeper than the limit
-// before ANTLR recurses into it. No ANTLR exception leaves this file.
+// comments for the formatter, and refuses input nested deeper than the limits
+// before ANTLR's recursion or any later walk could exhaust the stack. No ANTLR
+// exception leaves this file.
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -28,6 +29,12 @@ SourceRange TokRange(antlr4::Token* t, uint32_t base) {
   const uint32_t b = static_cast<uint32_t>(t->getStartIndex()) + base;
   const uint32_t e = static_cast<uint32_t>(t->getStopIndex()) + 1 + base;
   return {b, e < b ? b : e};
+}
+
+// The one wording for expressions over the depth limit, wherever it is caught.
+std::string TooDeepMessage(int max_depth) {
+  return "expression nested deeper than " + std::to_string(max_depth) +
+         " levels (every operator, [index], .member, call, bracket and quantifier adds one)";
 }
 
 class ErrorCollector : public antlr4::BaseErrorListener {
@@ -166,7 +173,7 @@ namespace {
 
 class Builder {
  public:
-  Builder(Diagnostics* diags, uint32_t base) : diags_(diags), base_(base) {}
+  Builder(Diagnostics* diags, uint32_t base, int max_depth) : diags_(diags), base_(base), max_depth_(max_depth) {}
 
   SourceRange Range(antlr4::ParserRuleContext* ctx) {
     if (!ctx) return {base_, base_};
@@ -197,8 +204,23 @@ class Builder {
     return e;
   }
 
+  // Every expression node, bracketed or not, is built through here, so the
+  // depth of every tree this builder returns, and of every recursive walk over
+  // it later (checker, folding, codegen, formatter), is bounded by max_depth_.
   ExprPtr Build(P::ExprContext* ctx) {
     if (!ctx) return Missing();
+    if (depth_ >= max_depth_) {
+      if (!reported_too_deep_) diags_->Error("E0006", TokRange(ctx->getStart(), base_), TooDeepMessage(max_depth_));
+      reported_too_deep_ = true;
+      return Missing(ctx);
+    }
+    ++depth_;
+    ExprPtr e = BuildNode(ctx);
+    --depth_;
+    return e;
+  }
+
+  ExprPtr BuildNode(P::ExprContext* ctx) {
     if (auto* c = dynamic_cast<P::PrimaryExprContext*>(ctx)) return Primary(c->primary());
     if (auto* c = dynamic_cast<P::MemberExprContext*>(ctx)) {
       auto e = MakeExpr(ExprKind::kMember, ctx);
@@ -438,6 +460,7 @@ class Builder {
 
   void BuildDecl(P::DeclContext* ctx, Decl* d) {
     d->range = Range(ctx);
+    reported_too_deep_ = false;
     if (auto* c = dynamic_cast<P::PackageDeclContext*>(ctx)) {
       d->kind = DeclKind::kPackage;
       d->name = Dotted(c->dottedName());
@@ -570,15 +593,54 @@ class Builder {
  private:
   Diagnostics* diags_;
   uint32_t base_;
+  int max_depth_;
+  int depth_ = 0;
+  bool reported_too_deep_ = false;  // once per declaration: one chain, one error
 };
 
-// Refuses input whose bracket nesting or prefix-operator chains exceed the
-// limit, and reports characters no token accepts, before ANTLR sees it.
-bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, uint32_t base, Diagnostics* diags) {
-  int depth = 0, prefix_run = 0, ops = 0;
-  bool ok = true;
+// True for a token after which an expression may go on only through an
+// infix or postfix operator: a literal, a name (`any` and `all` are names
+// after a dot), a closing bracket.
+bool EndsOperand(antlr4::Token* t, bool after_dot) {
+  switch (t->getType()) {
+    case PolicyLexer::INT:
+    case PolicyLexer::FLOAT:
+    case PolicyLexer::STRING:
+    case PolicyLexer::REGEX:
+    case PolicyLexer::DURATION:
+    case PolicyLexer::IDENT:
+      return true;
+    default:
+      break;
+  }
+  const std::string text = t->getText();
+  if (text == ")" || text == "]" || text == "}") return true;
+  static const char* const kOperatorWords[] = {"and",     "or",         "not",      "in",  "contains",
+                                               "matches", "startswith", "endswith", "any", "all"};
+  if (text.empty() || !std::isalpha(static_cast<unsigned char>(text[0]))) return false;
+  if (after_dot) return true;
+  for (const char* w : kOperatorWords)
+    if (text == w) return false;
+  return true;  // a keyword that may also be a name, or true/false
+}
+
+// Refuses input whose bracket nesting, prefix-operator chains or operator
+// count per declaration exceed the limits, and reports characters no token
+// accepts, before ANTLR sees it. A token after an operand that is neither an
+// operand itself (a pattern list, an effect's options) nor a separator is an
+// infix or postfix operator, so the count needs no list of operators. The
+// count bounds ANTLR's work: the grammar lets a budget's amount clause start
+// right after a `per` expression, so at every `[` and binary `-` ANTLR looks
+// ahead over the rest of the declaration, and n of them cost n^2. Depth is
+// bounded later, where it is exact: by DepthGuardedParser while ANTLR
+// recurses and by Builder::Build for the tree.
+bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, uint32_t base, Diagnostics* diags) {
+  int depth = 0, prefix_run = 0, operators = 0;
+  bool ok = true, after_operand = false, after_dot = false;
+  static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
+                                            "const",   "pattern", "patterns", "rule",     "limit",  "budget"};
   for (antlr4::Token* t : tokens.getTokens()) {
-    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL) continue;
+    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF) continue;
     const std::string text = t->getText();
     if (t->getType() == PolicyLexer::ERRCHAR) {
       std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
@@ -603,22 +665,101 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, uint32_t base, 
     } else {
       prefix_run = 0;
     }
-    // Binary operator chains build deep trees; bound them per declaration.
-    static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
-                                              "const",   "pattern", "patterns", "rule",     "limit",  "budget"};
+    // After an operand at the top level, a declaration keyword can only start
+    // the next declaration (a name cannot follow an operand in an expression).
     bool starts = false;
-    for (const char* k : kDeclStarts) starts |= text == k && depth == 0;
-    if (starts) ops = 0;
-    if (text == "and" || text == "or" || text == "+" || text == "-" || text == "*" || text == "/" || text == "==" ||
-        text == "." || text == "in" || text == "contains") {
-      if (++ops > 4096) {
-        diags->Error("E0006", TokRange(t, base), "declaration has more than 4096 operators");
+    for (const char* k : kDeclStarts) starts |= text == k;
+    if (starts && depth == 0 && (after_operand || text == "const" || text == "rule" || text == "on_error")) {
+      operators = 0;
+    } else if (after_operand && !EndsOperand(t, false) && text != "," && text != ":" && text != "=") {
+      if (++operators > max_operators) {
+        diags->Error("E0006", TokRange(t, base),
+                     "declaration has more than " + std::to_string(max_operators) + " operators");
         return false;
       }
     }
+    after_operand = EndsOperand(t, after_dot);
+    after_dot = text == ".";
   }
   return ok;
 }
+
+// Thrown out of ANTLR's generated rule functions, which catch only
+// RecognitionException, when rule invocations nest deeper than the limit.
+struct TooDeep {
+  antlr4::Token* at;
+  std::string message;
+};
+
+// The generated parser recurses once per rule invocation: into every operand
+// of a prefix operator or quantifier, every right operand, bracket, argument
+// and type argument. A flat chain of binary operators is a loop in ANTLR, but
+// `not 1 == not 1 == ...` and `any x in l: any x in l: ...` recurse per
+// operator. This parser counts invocations as they happen (whatever the
+// grammar's rules are) and stops ANTLR before its stack can run out.
+class DepthGuardedParser : public PolicyParser {
+ public:
+  DepthGuardedParser(antlr4::TokenStream* input, int max_nesting, int max_expr_depth)
+      : PolicyParser(input),
+        max_type_depth_(max_nesting),
+        max_expr_depth_(max_expr_depth),
+        max_invocations_(2 * max_expr_depth + 4 * max_nesting + 16) {
+    // With a listener attached, ANTLR reports every rule exit through
+    // triggerExitRuleEvent (exitRule itself is not virtual).
+    addParseListener(&exits_);
+  }
+  ~DepthGuardedParser() override { removeParseListener(&exits_); }
+
+  using PolicyParser::enterRecursionRule;
+  void enterRule(antlr4::ParserRuleContext* ctx, size_t state, size_t rule) override {
+    PolicyParser::enterRule(ctx, state, rule);
+    Enter(rule);
+  }
+  void enterRecursionRule(antlr4::ParserRuleContext* ctx, size_t state, size_t rule, int precedence) override {
+    PolicyParser::enterRecursionRule(ctx, state, rule, precedence);
+    Enter(rule);
+  }
+  // Called once per rule invocation that ends: from exitRule, and once from
+  // unrollRecursionContexts (a recursion rule's contexts all share one parent).
+  void triggerExitRuleEvent() override {
+    --invocations_;
+    PolicyParser::triggerExitRuleEvent();
+  }
+
+ private:
+  struct NoOpListener : antlr4::tree::ParseTreeListener {
+    void visitTerminal(antlr4::tree::TerminalNode*) override {}
+    void visitErrorNode(antlr4::tree::ErrorNode*) override {}
+    void enterEveryRule(antlr4::ParserRuleContext*) override {}
+    void exitEveryRule(antlr4::ParserRuleContext*) override {}
+  };
+
+  void Enter(size_t rule) {
+    if (rule == RuleTypeRef) {
+      // Type arguments nest only inside each other: `list<string>` is one
+      // level, two typeRef contexts in a row.
+      int run = 0;
+      for (auto* c = dynamic_cast<antlr4::RuleContext*>(getContext());
+           c && c->getRuleIndex() == RuleTypeRef && run <= max_type_depth_ + 1;
+           c = dynamic_cast<antlr4::RuleContext*>(c->parent))
+        ++run;
+      if (run - 1 > max_type_depth_)
+        throw TooDeep{getCurrentToken(),
+                      "type arguments nested deeper than " + std::to_string(max_type_depth_) + " levels"};
+    }
+    // Every invocation beyond the policy and its declaration either holds a
+    // type argument (bounded above) or builds at least one level of expression
+    // (two invocations: expr, primary) or one bracket pair, so input within the
+    // expression and bracket limits never gets here.
+    if (++invocations_ > max_invocations_) throw TooDeep{getCurrentToken(), TooDeepMessage(max_expr_depth_)};
+  }
+
+  NoOpListener exits_;
+  const int max_type_depth_;
+  const int max_expr_depth_;
+  const int max_invocations_;
+  int invocations_ = 0;
+};
 
 struct CommentTok {
   size_t index;
@@ -638,12 +779,19 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, 0, diags)) return false;
-    PolicyParser parser(&tokens);
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), 0, diags)) return false;
+    const int max_depth = ExprDepthLimit(max_nesting);
+    DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
     ErrorCollector errors(diags, 0);
     parser.addErrorListener(&errors);
-    P::PolicyContext* tree = parser.policy();
+    P::PolicyContext* tree = nullptr;
+    try {
+      tree = parser.policy();
+    } catch (const TooDeep& e) {
+      diags->Error("E0006", TokRange(e.at, 0), e.message);
+      return false;
+    }
     if (errors.count() > 0) return false;
 
     std::vector<CommentTok> comments;
@@ -674,7 +822,7 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
       if (leading && next_line > last_line + 1 && !leading->empty() && leading->back() != "") leading->push_back("");
     };
 
-    Builder b(diags, 0);
+    Builder b(diags, 0, max_depth);
     size_t prev_stop_line = 0;
     Decl* prev = nullptr;
     bool first = true;
@@ -749,12 +897,19 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, shift, diags)) return nullptr;
-    PolicyParser parser(&tokens);
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), shift, diags)) return nullptr;
+    const int max_depth = ExprDepthLimit(max_nesting);
+    DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
     ErrorCollector errors(diags, shift);
     parser.addErrorListener(&errors);
-    P::PolicyContext* tree = parser.policy();
+    P::PolicyContext* tree = nullptr;
+    try {
+      tree = parser.policy();
+    } catch (const TooDeep& e) {
+      diags->Error("E0006", TokRange(e.at, shift), e.message);
+      return nullptr;
+    }
     if (errors.count() > 0 || tree->decl().size() != 1) {
       if (errors.count() == 0)
         diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
@@ -762,7 +917,7 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
     if (!c) return nullptr;
-    Builder b(diags, shift);
+    Builder b(diags, shift, max_depth);
     return b.Build(c->expr());
   } catch (...) {
     diags->Error("E0001", {base, base}, "could not parse the interpolated expression");
