@@ -134,10 +134,12 @@ void SetError(char** errptr, std::string_view a, std::string_view b = {}, std::s
     *errptr = const_cast<char*>(kOutOfMemory);
     return;
   }
-  std::memcpy(copy, a.data(), a.size());
-  std::memcpy(copy + a.size(), b.data(), b.size());
-  std::memcpy(copy + a.size() + b.size(), c.data(), c.size());
-  copy[a.size() + b.size() + c.size()] = '\0';
+  // std::copy rather than memcpy: an empty part's data() may be null, which
+  // memcpy does not allow even for zero bytes.
+  char* end = std::copy(a.begin(), a.end(), copy);
+  end = std::copy(b.begin(), b.end(), end);
+  end = std::copy(c.begin(), c.end(), end);
+  *end = '\0';
   *errptr = copy;
 }
 
