@@ -49,28 +49,8 @@ bool GenerateKey(SecretKey* out) {
 
 bool ParseSecretKey(std::string_view text, SecretKey* out, std::string* err) {
   std::vector<std::string_view> fields;
-  size_t key_line = 0, line_no = 0;
-  for (size_t pos = 0; pos <= text.size();) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    const size_t first = line.find_first_not_of(" \t");
-    if (first == std::string_view::npos || line[first] == '#') continue;
-    if (key_line != 0) {
-      *err = "line " + std::to_string(line_no) + ": a secret key file holds one key";
-      return false;
-    }
-    key_line = line_no;
-    for (size_t i = first; i != std::string_view::npos && i < line.size();) {
-      size_t j = line.find_first_of(" \t", i);
-      if (j == std::string_view::npos) j = line.size();
-      fields.push_back(line.substr(i, j - i));
-      i = line.find_first_not_of(" \t", j);
-    }
-  }
+  size_t key_line = 0;
+  if (!ReadKeyLine(text, "secret", &fields, &key_line, err)) return false;
   if (key_line == 0) {
     *err = "no key: expected a line `" + std::string(kSecretTag) + " KEY_ID SEED`";
     return false;

@@ -66,31 +66,40 @@ bool ParseHex(std::string_view hex, uint8_t* out, size_t size) {
 
 std::string KeyIdHex(const KeyId& id) { return HexOf(id.data(), id.size()); }
 
-bool ParsePublicKey(std::string_view text, PublicKey* out, std::string* err) {
-  std::vector<std::string_view> fields;
+bool ReadKeyLine(std::string_view text, const char* what, std::vector<std::string_view>* fields, size_t* line,
+                 std::string* err) {
+  fields->clear();
   size_t key_line = 0, line_no = 0;
   for (size_t pos = 0; pos <= text.size();) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
+    std::string_view l = text.substr(pos, end - pos);
     pos = end + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    size_t first = line.find_first_not_of(" \t");
-    if (first == std::string_view::npos || line[first] == '#') continue;
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const size_t first = l.find_first_not_of(" \t");
+    if (first == std::string_view::npos || l[first] == '#') continue;
     if (key_line != 0) {
-      *err = "line " + std::to_string(line_no) + ": a public key file holds one key (the first is on line " +
+      *err = "line " + std::to_string(line_no) + ": a " + what + " key file holds one key (the first is on line " +
              std::to_string(key_line) + ")";
       return false;
     }
     key_line = line_no;
-    for (size_t i = first; i < line.size();) {
-      const size_t j = std::min(line.find_first_of(" \t", i), line.size());
-      fields.push_back(line.substr(i, j - i));
-      i = line.find_first_not_of(" \t", j);
+    for (size_t i = first; i < l.size();) {
+      const size_t j = std::min(l.find_first_of(" \t", i), l.size());
+      fields->push_back(l.substr(i, j - i));
+      i = l.find_first_not_of(" \t", j);
       if (i == std::string_view::npos) break;
     }
   }
+  *line = key_line;
+  return true;
+}
+
+bool ParsePublicKey(std::string_view text, PublicKey* out, std::string* err) {
+  std::vector<std::string_view> fields;
+  size_t key_line = 0;
+  if (!ReadKeyLine(text, "public", &fields, &key_line, err)) return false;
   if (key_line == 0) {
     *err = "no key: expected a line `" + std::string(kPublicTag) + " KEY_ID PUBLIC_KEY`";
     return false;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gavel {
 
@@ -42,6 +43,12 @@ std::string KeyIdHex(const KeyId& id);
 // The key id must be the key's own. Returns false and *err (naming the line)
 // on anything else.
 bool ParsePublicKey(std::string_view text, PublicKey* out, std::string* err);
+
+// The one key line of a key file (public or secret: `what`), split into its
+// fields; blank lines and `#` comments are skipped. *line is its line number,
+// 0 when the file has none. False with *err when the file holds two keys.
+bool ReadKeyLine(std::string_view text, const char* what, std::vector<std::string_view>* fields, size_t* line,
+                 std::string* err);
 std::string FormatPublicKey(const PublicKey& key);
 
 // Hex helpers shared with the secret key format of policyc. ParseHex accepts
