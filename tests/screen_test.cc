@@ -5,6 +5,7 @@
 // databases, pattern diagnostics, and responses screened in pieces.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -601,6 +602,47 @@ TEST(BoundedWork, ValidatedPatternOnLongStreamedRunIsLinear) {
   EXPECT_LE(total.budgeted_bytes, text.size() + (text.size() / kPiece + 2) * (opts.holdback + 4));
   EXPECT_LE(total.validated_bytes, total.budgeted_bytes + 256 * (272 + kValidationCallCost));
   EXPECT_LE(total.validations, 256u) << "only the ends of the first window's key-sized prefix are validated";
+}
+
+// An unbounded redacted pattern (a Slack token's tail) over a long run: the
+// span keeps growing, so it would hold the stream back from its start and
+// every write would rescan all of it (quadratic in the response). Past the
+// cap the stream is denied instead, and each write's span work stays within
+// the cap plus its piece.
+TEST(BoundedWork, GrowingRedactionInAStreamIsCappedNotRescanned) {
+  GAVEL_NEEDS_HYPERSCAN();
+  auto e = BoundedEngine();
+  ASSERT_TRUE(e);
+  StreamOptions opts;
+  const std::string prefix = "here it is: ";
+  const std::string text = prefix + "xoxb-1234567890-" + std::string(1 << 20, 'a');
+  ResponseStream rs;
+  std::string err;
+  ASSERT_TRUE(rs.Begin(e, opts, &err)) << err;
+  Worker w;
+  DecodeInput in;
+  std::string emit, forwarded;
+  const size_t kPiece = 1024;
+  const size_t cap = std::max<size_t>(opts.max_held, size_t{2} * opts.holdback);
+  uint64_t span_bytes = 0;
+  size_t writes = 0;
+  bool denied = false;
+  for (size_t at = 0; at < text.size() && !denied; at += kPiece) {
+    const Decision& d = rs.Write(&w, in, std::string_view(text).substr(at, kPiece), &emit);
+    ++writes;
+    span_bytes += w.scan_state().work().span_bytes;
+    EXPECT_LE(w.scan_state().work().span_bytes, (cap + 2 * kPiece) * 8) << "write " << writes;
+    forwarded += emit;
+    if (!d.allow) {
+      EXPECT_EQ(d.code, "redaction_too_long");
+      EXPECT_EQ(d.status, 413);
+      denied = true;
+    }
+  }
+  EXPECT_TRUE(denied) << "a redaction growing past the cap must end the stream";
+  EXPECT_LE(writes * kPiece, cap + 2 * kPiece + prefix.size()) << "denied as soon as the cap is passed";
+  EXPECT_EQ(forwarded, prefix) << "nothing of the token is forwarded";
+  EXPECT_LE(span_bytes, writes * (cap + 2 * kPiece) * 8);
 }
 
 // A real key glued to a long run: found, and masked by one span from the

@@ -300,7 +300,10 @@ GAVEL_EXPORT const char* gavel_decision_json(const gavel_decision_t* d, size_t* 
  * A stream is screened with the bundle active when it was created, for its
  * whole life, and is used by one thread at a time. Once a decision denies,
  * the stream forwards nothing more: end the response. A response longer than
- * 16 MiB is denied (code response_too_large). A write or finish that runs out
+ * 16 MiB is denied (code response_too_large), and so is one where a redacted
+ * match keeps growing past 64 KiB held back (code redaction_too_long): masking
+ * it needs its end, and waiting for it would rescan ever more text on every
+ * write. A write or finish that runs out
  * of memory may have screened its piece without forwarding it, so the stream
  * is then spent: every later call on it fails; end the response. */
 typedef struct gavel_stream_t gavel_stream_t;

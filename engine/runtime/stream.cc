@@ -101,6 +101,19 @@ const Decision& ResponseStream::Step(Worker* w, const DecodeInput& input, bool f
       break;
     }
   }
+  const size_t cap = std::max<size_t>(options_.max_held, size_t{2} * options_.holdback);
+  if (!final && window - b > cap) {
+    // Fail closed: what is held is a match still growing, so masking it needs
+    // its end, which may never come within bounded work.
+    d.allow = false;
+    d.status = 413;
+    d.code = "redaction_too_long";
+    d.message = "a redacted match in the response holds back more than " + std::to_string(cap) + " bytes";
+    d.redactions.Clear();
+    d.redacted.Clear();
+    denied_ = true;
+    return d;
+  }
   size_t at = 0;
   const char* base = all_.data() + forwarded_;
   for (const Redaction& r : d.redactions) {

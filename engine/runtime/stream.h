@@ -30,6 +30,11 @@ namespace gavel {
 struct StreamOptions {
   uint32_t holdback = 256;         // bytes; at least the longest secret you need masked
   uint32_t max_bytes = 16u << 20;  // a longer response is denied (code response_too_large)
+  // A redaction still growing holds back everything from its start, and each
+  // write screens what is held again; a stream that would hold back more than
+  // this (or twice the holdback, if larger) is denied (code
+  // redaction_too_long), so the work of a write stays bounded.
+  uint32_t max_held = 64u << 10;
 };
 
 class ResponseStream {

@@ -395,6 +395,7 @@ bool ScanState::Spans(const char* s, uint32_t len, uint32_t id, SpanFn fn, void*
     SpanCoalescer out(normalized ? &norm_ : nullptr, fn, ctx);
     SpanCtx sc{text, sp.validator, &val, &out, false, nullptr};
     ++work_.span_scans;
+    work_.span_bytes += n;
     const hs_error_t rc = hs_scan(spans[id], text, n, 0, hs_->scratch, OnSpan, &sc);
     if (sc.thrown) std::rethrow_exception(sc.thrown);
     if (rc != HS_SUCCESS) {

@@ -73,6 +73,7 @@ struct ScreenWork {
   uint64_t validated_bytes = 0;  // bytes handed to validators, plus kValidationCallCost per call
   uint64_t unchecked = 0;        // candidates counted as passing because the text's budget was spent
   uint64_t span_scans = 0;       // per-pattern span database scans
+  uint64_t span_bytes = 0;       // bytes those scans read
   uint64_t budgeted_bytes = 0;   // sum of the lengths of the texts whose candidates were validated
 };
 
