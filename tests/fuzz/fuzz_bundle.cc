@@ -49,13 +49,7 @@ void LoadAndDecide(const std::string& bytes) {
   }
   Check(WriteBundle(&p) == bytes, "a loaded bundle does not serialize back to its bytes");
 
-  Worker w;
-  DecodeInput in = FixedExchange();
-  CheckDecision(w, w.Decide(*engine, in));
-  in.response = FixedResponse();
-  DecideOptions opt;
-  opt.phase = Phase::kResponse;
-  CheckDecision(w, w.Decide(*engine, in, opt));
+  DecideFixedExchange(*engine);
 }
 
 }  // namespace

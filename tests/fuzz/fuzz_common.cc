@@ -84,4 +84,14 @@ void CheckDecision(const Worker& worker, const Decision& d) {
   Check(parsed, "decision JSON does not parse");
 }
 
+void DecideFixedExchange(const Engine& engine) {
+  Worker w;
+  DecodeInput in = FixedExchange();
+  CheckDecision(w, w.Decide(engine, in));
+  in.response = FixedResponse();
+  DecideOptions opt;
+  opt.phase = Phase::kResponse;
+  CheckDecision(w, w.Decide(engine, in, opt));
+}
+
 }  // namespace gavel::fuzz

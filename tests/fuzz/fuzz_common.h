@@ -35,4 +35,8 @@ std::string_view FixedResponse();
 // redaction spans inside their leaves and in order, and valid JSON output.
 void CheckDecision(const Worker& worker, const Decision& d);
 
+// Decides the fixed exchange with `engine`, request and response phases, and
+// checks both decisions.
+void DecideFixedExchange(const Engine& engine);
+
 }  // namespace gavel::fuzz

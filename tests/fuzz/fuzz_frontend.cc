@@ -138,13 +138,7 @@ std::string LinkAndDecide(Compiled& c) {
   Check(engine != nullptr, "a bundle the compiler wrote does not load");
   Check(Disassemble(engine->program()) == Disassemble(*p), "a loaded bundle lists differently from its program");
 
-  Worker w;
-  DecodeInput in = FixedExchange();
-  CheckDecision(w, w.Decide(*engine, in));
-  in.response = FixedResponse();
-  DecideOptions opt;
-  opt.phase = Phase::kResponse;
-  CheckDecision(w, w.Decide(*engine, in, opt));
+  DecideFixedExchange(*engine);
   return Listing(*p);
 }
 
