@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/compiler/ast.h"
 #include "engine/compiler/compiler.h"
 #include "engine/compiler/screen_compile.h"
 #include "engine/runtime/engine.h"
@@ -181,42 +182,6 @@ const Extra kExtras[] = {
     {"Case Folded.Literal", false, true},
     {"tab\there", false, false},
 };
-
-// A literal as a policy string literal.
-std::string PolicyString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '$':
-        out += "\\$";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04X", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // Text as a C-like string for messages.
 std::string Escape(const std::string& s) {
@@ -823,7 +788,7 @@ class Comparison {
     for (size_t i = 0; i < patterns.size(); ++i) {
       const Pat& p = patterns[i];
       text += "patterns p" + std::to_string(i) + " { ";
-      text += p.regex ? "/" + p.source + "/" : PolicyString(p.source);
+      text += p.regex ? "/" + p.source + "/" : QuoteString(p.source);
       text += p.caseless ? " caseless }\n" : " }\n";
     }
     CompileResult r = CompileSource("re2_differential.policy", text);

@@ -178,7 +178,9 @@ std::string PrintExpr(const Expr& e);
 // \uXXXX). Returns false with the reason on a bad escape.
 bool UnescapeLiteral(const std::string& raw, std::string* out, std::string* why);
 
-// Quotes a string literal, escaping what needs it.
+// Quotes any bytes as a string literal that parses back to exactly those bytes:
+// `"`, `\`, `$` and control characters are escaped. The one quoter for the
+// formatter, predicate identity and tests that write policies.
 std::string QuoteString(const std::string& s);
 
 }  // namespace gavel

@@ -926,14 +926,22 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
 }
 
 std::string QuoteString(const std::string& s) {
+  // The inverse of UnescapeLiteral for any bytes: `$` is escaped so that no
+  // `${` reads as an interpolation, control characters so that the text stays
+  // one line the lexer accepts. Bytes from 0x80 up pass through (UTF-8).
+  static const char kHex[] = "0123456789ABCDEF";
   std::string out = "\"";
-  for (char c : s) {
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"':
         out += "\\\"";
         break;
       case '\\':
         out += "\\\\";
+        break;
+      case '$':
+        out += "\\$";
         break;
       case '\n':
         out += "\\n";
@@ -945,7 +953,13 @@ std::string QuoteString(const std::string& s) {
         out += "\\r";
         break;
       default:
-        out += c;
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
     }
   }
   return out + "\"";
