@@ -25,6 +25,7 @@ class Gen {
       : scope_(scope), source_(source), limits_(limits), diags_(diags), p_(std::make_unique<Program>()) {}
 
   std::unique_ptr<Program> Run(PolicyAst& ast, uint64_t* cost);
+  std::unique_ptr<Program> RunExpression(const Expr& e);
 
  private:
   struct ChunkBuilder {
@@ -522,7 +523,20 @@ std::unique_ptr<Program> Gen::Run(PolicyAst& ast, uint64_t* cost) {
   return std::move(p_);
 }
 
+std::unique_ptr<Program> Gen::RunExpression(const Expr& e) {
+  p_->slots.assign(scope_.slots.begin(), scope_.slots.begin() + kBuiltinSlotCount);
+  ValueChunk(e);
+  p_->words = 1;
+  return std::move(p_);
+}
+
 }  // namespace
+
+std::unique_ptr<Program> GenerateExpressionProgram(const Expr& e, Scope& scope, Diagnostics* diags) {
+  static const Source kNoSource("", "");
+  Gen g(scope, kNoSource, CompileLimits(), diags);
+  return g.RunExpression(e);
+}
 
 std::unique_ptr<Program> GenerateProgram(PolicyAst& ast, Scope& scope, const Source& source,
                                          const CompileLimits& limits, Diagnostics* diags, uint64_t* worst_case_cost) {

@@ -672,4 +672,6 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
 
 #undef FAIL
 
+bool CompareScalars(const Value& x, const Value& y, int* order) { return Compare(x, y, order); }
+
 }  // namespace gavel

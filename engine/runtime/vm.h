@@ -25,6 +25,11 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
 // as running its chunk.
 bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool* out, VmError* err);
 
+// The VM's three-way order of two scalars, as comparisons, membership and the
+// search of sorted constant sets use it. False when they do not compare
+// (different kinds, NaN). The compiler sorts constant sets by it.
+bool CompareScalars(const Value& x, const Value& y, int* order);
+
 // Appends a readable rendering of a value (for messages and explain).
 void AppendValue(const Value& v, std::string* out);
 
