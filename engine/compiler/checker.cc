@@ -1,4 +1,4 @@
-// Name resolution, typing and constant folding. Errors carry codes:
+// Name resolution, typing and constant folding (evaluated by the VM, fold.cc).
 //   E02xx names and declarations, E03xx types, E04xx effects and usage rules,
 //   W01xx warnings.
 #include "engine/compiler/checker.h"
@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "engine/compiler/fold.h"
 #include "engine/compiler/regex_check.h"
 #include "engine/compiler/screen_compile.h"
 #include "engine/screen/validators.h"
@@ -55,32 +56,6 @@ bool ValidCode(const std::string& c) {
           ch == '.' || ch == '-'))
       return false;
   return true;
-}
-
-// --- constant folding on ConstVal --------------------------------------------
-
-double AsF(const ConstVal& v) { return v.kind == Kind::kFloat ? v.f : static_cast<double>(v.i); }
-
-int Cmp(const ConstVal& a, const ConstVal& b) {
-  if (a.kind == Kind::kString) return a.s < b.s ? -1 : (a.s > b.s ? 1 : 0);
-  if (a.kind == Kind::kBool) return int(a.b) - int(b.b);
-  if (a.kind == Kind::kFloat || b.kind == Kind::kFloat) {
-    double x = AsF(a), y = AsF(b);
-    return x < y ? -1 : (x > y ? 1 : 0);
-  }
-  return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
-}
-
-bool Member(const ConstVal& x, const ConstVal& c) {
-  if (c.kind == Kind::kString) return c.s.find(x.s) != std::string::npos;
-  if (c.kind == Kind::kMap) {
-    for (size_t i = 0; i < c.items.size(); i += 2)
-      if (c.items[i].s == x.s) return true;
-    return false;
-  }
-  for (const ConstVal& it : c.items)
-    if (it.kind != Kind::kList && it.kind != Kind::kMap && it.kind != Kind::kRecord && Cmp(it, x) == 0) return true;
-  return false;
 }
 
 }  // namespace
@@ -223,6 +198,8 @@ void Checker::CheckSchema(Decl& d) {
       if (dt->k != Type::kError) {
         if (type->k == Type::kMap && dt->k == Type::kSet && dt->elem->k == Type::kAny) {
           def.kind = Kind::kMap;  // `{}` is also the empty map
+        } else if (Failed(*f.default_value)) {
+          // reported where it failed
         } else if (!f.default_value->value) {
           diags_->Error("E0302", f.default_value->range, "a default must be a constant");
         } else if (!SameType(type, dt) && !(type->k == Type::kFloat && dt->k == Type::kInt) &&
@@ -471,12 +448,17 @@ void Checker::CheckConst(Scope::ConstInfo& c) {
   }
   c.state = 1;
   TypePtr t = Check(*c.decl->expr, Phase::kRequest);
-  if (t->k != Type::kError && !c.decl->expr->value)
+  // Checked inside another expression, the constant reports its own failures.
+  ReportFoldFailures(*c.decl->expr);
+  const bool failed = Failed(*c.decl->expr);
+  if (t->k != Type::kError && !c.decl->expr->value && !failed)
     diags_->Error("E0302", c.decl->expr->range,
                   "a constant must be computable at compile time (it may not read attributes)");
   if (t->k == Type::kPattern || t->k == Type::kRegex)
     diags_->Error("E0302", c.decl->expr->range, "a constant cannot hold a pattern; declare it with 'patterns'");
-  c.type = t;
+  // A constant that failed was reported; where it is used, it is an error
+  // already reported, not a further one.
+  c.type = failed ? T(Type::kError) : t;
   c.value = c.decl->expr->value;
   c.state = 2;
 }
@@ -655,7 +637,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
           ok = false;
           continue;
         }
-        if (!k->value) {
+        if (!Known(*k)) {
           Error(*k, "E0302", "collection literals must be constant");
           ok = false;
           continue;
@@ -684,7 +666,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         kt.push_back(Check(*k, phase));
         if (kt.back()->k == Type::kError)
           ok = false;
-        else if (!k->value) {
+        else if (!Known(*k)) {
           Error(*k, "E0302", "map literals must be constant");
           ok = false;
         }
@@ -738,7 +720,8 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
   if (!t) t = T(Type::kError);
   e.type = t;
   if (t->k != Type::kError && !e.value) Fold(e);
-  --depth_;
+  // The outermost expression of a declaration reports its failed constants.
+  if (--depth_ == 0) ReportFoldFailures(e);
   return t;
 }
 
@@ -966,202 +949,39 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
 }
 
 void Checker::Fold(Expr& e) {
-  auto set = [&](ConstVal v) { e.value = std::make_shared<ConstVal>(std::move(v)); };
-  auto kv = [&](size_t i) -> const ConstVal* { return i < e.kids.size() ? e.kids[i]->value.get() : nullptr; };
-  switch (e.kind) {
-    case ExprKind::kSet:
-    case ExprKind::kList: {
-      ConstVal v;
-      v.kind = Kind::kList;
-      v.is_set = e.kind == ExprKind::kSet;
-      const bool to_float = e.type->elem && e.type->elem->k == Type::kFloat;
-      for (auto& k : e.kids) {
-        if (!k->value) return;
-        ConstVal item = *k->value;
-        if (to_float && item.kind == Kind::kInt) item = ConstVal::Float(static_cast<double>(item.i));
-        v.items.push_back(std::move(item));
-      }
-      if (v.is_set) {
-        // Sets are sorted and deduplicated, so the runtime can binary-search them.
-        std::sort(v.items.begin(), v.items.end(), [](const ConstVal& a, const ConstVal& b) { return Cmp(a, b) < 0; });
-        v.items.erase(std::unique(v.items.begin(), v.items.end(),
-                                  [](const ConstVal& a, const ConstVal& b) { return Cmp(a, b) == 0; }),
-                      v.items.end());
-      }
-      set(std::move(v));
-      return;
+  std::vector<FoldOperand> operands(e.kids.size());
+  for (size_t i = 0; i < e.kids.size(); ++i) {
+    const Expr& k = *e.kids[i];
+    if (k.value) {
+      operands[i].state = FoldOperand::kValue;
+      operands[i].value = k.value;
+    } else if (Failed(k)) {
+      operands[i].state = FoldOperand::kFailed;
     }
-    case ExprKind::kMap: {
-      ConstVal v;
-      const bool record = e.type->k == Type::kRecord;
-      v.kind = record ? Kind::kRecord : Kind::kMap;
-      if (record) {
-        for (auto& f : e.type->fields)
-          for (size_t i = 0; i < e.keys.size(); ++i)
-            if (e.keys[i] == f.first) {
-              ConstVal item = *e.kids[i]->value;
-              if (f.second->k == Type::kFloat && item.kind == Kind::kInt)
-                item = ConstVal::Float(static_cast<double>(item.i));
-              v.items.push_back(item);
-            }
-      } else {
-        for (size_t i = 0; i < e.keys.size(); ++i) {
-          v.items.push_back(ConstVal::Str(e.keys[i]));
-          ConstVal item = *e.kids[i]->value;
-          if (e.type->elem->k == Type::kFloat && item.kind == Kind::kInt)
-            item = ConstVal::Float(static_cast<double>(item.i));
-          if (e.type->elem->k == Type::kRecord && item.kind == Kind::kRecord)
-            for (size_t f = 0; f < item.items.size() && f < e.type->elem->fields.size(); ++f)
-              if (e.type->elem->fields[f].second->k == Type::kFloat && item.items[f].kind == Kind::kInt)
-                item.items[f] = ConstVal::Float(static_cast<double>(item.items[f].i));
-          v.items.push_back(std::move(item));
-        }
-      }
-      set(std::move(v));
-      return;
-    }
-    case ExprKind::kNeg: {
-      const ConstVal* x = kv(0);
-      if (!x) return;
-      if (x->kind == Kind::kFloat)
-        set(ConstVal::Float(-x->f));
-      else if (x->i != INT64_MIN) {
-        ConstVal v = *x;
-        v.i = -x->i;
-        set(v);
-      }
-      return;
-    }
-    case ExprKind::kNot:
-      if (kv(0)) set(ConstVal::Bool(!kv(0)->b));
-      return;
-    case ExprKind::kMember:
-      if (e.slot < 0 && kv(0) && kv(0)->kind == Kind::kRecord && e.index >= 0 &&
-          static_cast<size_t>(e.index) < kv(0)->items.size())
-        set(kv(0)->items[e.index]);
-      return;
-    case ExprKind::kIndex: {
-      const ConstVal *c = kv(0), *k = kv(1);
-      if (!c || !k) return;
-      if (c->kind == Kind::kList) {
-        if (k->i < 0 || static_cast<size_t>(k->i) >= c->items.size()) {
-          Error(e, "E0317", "index " + std::to_string(k->i) + " is out of range");
-          return;
-        }
-        set(c->items[k->i]);
-      } else if (c->kind == Kind::kMap) {
-        for (size_t i = 0; i < c->items.size(); i += 2)
-          if (c->items[i].s == k->s) {
-            set(c->items[i + 1]);
-            return;
-          }
-        Error(e, "E0317", "key \"" + k->s + "\" is not in the map");
-      }
-      return;
-    }
-    case ExprKind::kCall: {
-      const ConstVal* x = kv(0);
-      if (!x || e.text == "has" || e.text == "count" || e.text == "cost") return;
-      if (e.text == "len")
-        set(ConstVal::Int(static_cast<int64_t>(x->kind == Kind::kString ? x->s.size()
-                                               : x->kind == Kind::kMap  ? x->items.size() / 2
-                                                                        : x->items.size())));
-      if (e.text == "tokens") set(ConstVal::Int(static_cast<int64_t>((x->s.size() + 3) / 4)));
-      if (e.text == "lower" || e.text == "upper") {
-        std::string s = x->s;
-        for (char& c : s)
-          c = e.text == "lower" ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
-                                : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        set(ConstVal::Str(s));
-      }
-      return;
-    }
-    case ExprKind::kBinary: {
-      const ConstVal *a = kv(0), *b = kv(1);
-      const std::string& op = e.op;
-      // `false and x` / `true or x` decide without x.
-      if (op == "and" && ((a && !a->b) || (b && !b->b))) {
-        set(ConstVal::Bool(false));
-        return;
-      }
-      if (op == "or" && ((a && a->b) || (b && b->b))) {
-        set(ConstVal::Bool(true));
-        return;
-      }
-      if (!a || !b || e.index >= 0) return;
-      if (op == "and" || op == "or") {
-        set(ConstVal::Bool(op == "and" ? a->b && b->b : a->b || b->b));
-        return;
-      }
-      if (op == "+" && a->kind == Kind::kString) {
-        set(ConstVal::Str(a->s + b->s));
-        return;
-      }
-      if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%") {
-        if (e.type->k == Type::kFloat) {
-          double x = AsF(*a), y = AsF(*b);
-          if (op == "/" && y == 0) {
-            Error(e, "E0317", "division by zero");
-            return;
-          }
-          set(ConstVal::Float(op == "+" ? x + y : op == "-" ? x - y : op == "*" ? x * y : x / y));
-        } else {
-          int64_t r = 0;
-          bool ovf = false;
-          if (op == "+")
-            ovf = __builtin_add_overflow(a->i, b->i, &r);
-          else if (op == "-")
-            ovf = __builtin_sub_overflow(a->i, b->i, &r);
-          else if (op == "*")
-            ovf = __builtin_mul_overflow(a->i, b->i, &r);
-          else if (b->i == 0) {
-            Error(e, "E0317", "division by zero");
-            return;
-          } else if (a->i == INT64_MIN && b->i == -1)
-            ovf = op == "/";
-          else
-            r = op == "/" ? a->i / b->i : a->i % b->i;
-          if (ovf) {
-            Error(e, "E0317", "integer overflow");
-            return;
-          }
-          ConstVal v = *a;
-          v.i = r;
-          set(v);
-        }
-        return;
-      }
-      const bool negated = op.rfind("not ", 0) == 0;
-      const std::string base = negated ? op.substr(4) : op;
-      bool r;
-      if (op == "==")
-        r = Cmp(*a, *b) == 0;
-      else if (op == "!=")
-        r = Cmp(*a, *b) != 0;
-      else if (op == "<")
-        r = Cmp(*a, *b) < 0;
-      else if (op == "<=")
-        r = Cmp(*a, *b) <= 0;
-      else if (op == ">")
-        r = Cmp(*a, *b) > 0;
-      else if (op == ">=")
-        r = Cmp(*a, *b) >= 0;
-      else if (base == "in")
-        r = Member(*a, *b);
-      else if (base == "contains")
-        r = Member(*b, *a);
-      else if (base == "startswith")
-        r = a->s.compare(0, b->s.size(), b->s) == 0 && a->s.size() >= b->s.size();
-      else if (base == "endswith")
-        r = a->s.size() >= b->s.size() && a->s.compare(a->s.size() - b->s.size(), b->s.size(), b->s) == 0;
-      else
-        return;
-      set(ConstVal::Bool(negated ? !r : r));
-      return;
-    }
-    default:
-      return;
   }
+  FoldResult r = FoldExpression(e, operands, scope_, diags_);
+  if (r.state == FoldResult::kValue) {
+    e.value = r.value;
+  } else if (r.state == FoldResult::kFailed) {
+    // An error passed on from a kid keeps the place it started at.
+    failures_[&e] = r.operand >= 0 ? failures_[e.kids[r.operand].get()] : FoldFailure{&e, r.error};
+  }
+}
+
+void Checker::ReportFoldFailures(const Expr& e) {
+  if (e.value) return;  // a constant: whatever failed inside did not decide it (`false and x`)
+  if (auto it = failures_.find(&e); it != failures_.end() && reported_.insert(it->second.origin).second) {
+    const Expr& at = *it->second.origin;
+    std::string msg = it->second.what;
+    // Name the index or key the VM did not find.
+    if (at.kind == ExprKind::kIndex && at.kids.size() == 2 && at.kids[1]->value) {
+      const ConstVal& k = *at.kids[1]->value;
+      if (k.kind == Kind::kInt) msg += ": " + std::to_string(k.i);
+      if (k.kind == Kind::kString) msg += ": " + QuoteString(k.s);
+    }
+    diags_->Error("E0317", at.range, msg);
+  }
+  for (const auto& k : e.kids) ReportFoldFailures(*k);
 }
 
 void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
@@ -1345,7 +1165,7 @@ void Checker::CheckBudget(Decl& d) {
         TypePtr t = Check(*c.exprs[0], Phase::kRequest);
         if (t->k == Type::kError) break;
         if (t->k != Type::kMap || !t->elem || t->elem->k != Type::kRecord || t->elem->FieldIndex("input") < 0 ||
-            t->elem->FieldIndex("output") < 0 || !c.exprs[0]->value)
+            t->elem->FieldIndex("output") < 0 || !Known(*c.exprs[0]))
           Error(*c.exprs[0], "E0408",
                 "prices must be a constant map of model to {input: USD, output: USD} per million tokens");
         break;

@@ -1,9 +1,11 @@
 // The checker: resolves names (attributes, constants, patterns, variables),
-// types every expression, folds what is known at compile time, and validates
-// declarations. It annotates the AST in place; codegen reads the annotations.
+// types every expression, folds what is known at compile time (through the VM,
+// fold.h), and validates declarations. It annotates the AST in place; codegen
+// reads the annotations.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,7 +70,14 @@ class Checker {
   TypePtr CheckBinary(Expr& e, Phase phase);
   TypePtr CheckCall(Expr& e, Phase phase);
   bool AttributePath(const Expr& e, std::string* path) const;
+  // Folds a checked node through the VM (engine/compiler/fold.h).
   void Fold(Expr& e);
+  bool Failed(const Expr& e) const { return failures_.count(&e) != 0; }
+  // A constant, or a constant expression that fails at every decision.
+  bool Known(const Expr& e) const { return e.value != nullptr || Failed(e); }
+  // Reports, once each, the failures that reach the value of `e`: those not
+  // decided away by a constant and/or around them.
+  void ReportFoldFailures(const Expr& e);
   void UnknownName(const Expr& e, const std::string& name, const std::vector<std::string>& candidates,
                    const std::string& what);
   TypePtr Error(const Expr& e, const std::string& code, const std::string& msg);
@@ -82,6 +91,14 @@ class Checker {
   std::vector<Var> vars_;
   std::vector<std::unique_ptr<PolicyAst>> module_asts_;
   int depth_ = 0;
+  // A constant expression that fails keeps the VM's error, and the node it
+  // started at, until it is reported (E0317) or decided away.
+  struct FoldFailure {
+    const Expr* origin = nullptr;
+    std::string what;
+  };
+  std::map<const Expr*, FoldFailure> failures_;
+  std::set<const Expr*> reported_;  // origins already reported
 };
 
 }  // namespace gavel
