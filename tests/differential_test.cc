@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,8 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/compiler/ast.h"
 #include "engine/compiler/compiler.h"
+#include "engine/runtime/arena.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/vm.h"
 #include "tests/needs_hyperscan.h"
 #include "tests/reference_eval.h"
 
@@ -1079,6 +1083,291 @@ rule request_only { when request.model == "x" deny }
 rule usage_total on response { when response.usage.input_tokens + response.usage.output_tokens > request.max_tokens flag "total ${response.usage.input_tokens + response.usage.output_tokens}" }
 rule response_allow on response { when response.finish_reason != "content_filter" allow }
 )");
+}
+
+// --- constants -----------------------------------------------------------------
+// A constant's value is computed at compile time (folding); the reference
+// evaluates its declaration itself. Random constant expressions, built to
+// reach the edges (overflow, division by zero, missing keys and indices, NaN,
+// errors that `and`/`or` decide away), must come out the same: the same value,
+// or a failure reported as E0317 alone, never as "not computable".
+
+class ConstGen {
+ public:
+  explicit ConstGen(uint64_t seed) : rng_(seed) {}
+
+  enum T { kInt, kFloat, kString, kBool, kDuration, kListInt, kSetString, kSetInt, kMapInt, kSetFloat, kCount };
+
+  std::string Of(T t, int depth) {
+    const bool leaf = depth <= 0 || rng_.Percent(30);
+    switch (t) {
+      case kInt:
+        return leaf ? Pick({"0", "1", "-1", "2", "3", "7", "100", "9223372036854775807", "(-9223372036854775807 - 1)",
+                            "4611686018427387904", "-4611686018427387904"})
+                    : IntOp(depth - 1);
+      case kFloat:
+        return leaf ? Pick({"0.0", "0.5", "1.5", "-2.25", "1.0e200", "1.0e308", "3.0"}) : FloatOp(depth - 1);
+      case kString:
+        return leaf ? QuoteString(Pick({"", "a", "b", "ab", "Hello", "h\xc3\xa9llo", "${x}", "Ab", "a\tb"}))
+                    : StringOp(depth - 1);
+      case kBool:
+        return leaf ? Pick({"true", "false"}) : BoolOp(depth - 1);
+      case kDuration:
+        return leaf ? Pick({"0s", "1s", "90m", "1h", "1d", "1500ms"}) : DurationOp(depth - 1);
+      case kListInt:
+        return Literal("[", "]", kInt, depth - 1);
+      case kSetString:
+        return Literal("{", "}", kString, depth - 1);
+      case kSetInt:
+        return Literal("{", "}", kInt, depth - 1);
+      case kSetFloat:
+        return Literal("{", "}", kFloat, depth - 1);
+      case kMapInt: {
+        static const std::vector<std::string> keys = {"a", "b", "k", "x"};
+        std::string s = "{";
+        const size_t n = 1 + rng_.Below(3);
+        for (size_t i = 0; i < n; ++i) s += (i ? ", " : "") + QuoteString(keys[i]) + ": " + Of(kInt, depth - 1);
+        return s + "}";
+      }
+      case kCount:
+        break;
+    }
+    return "0";
+  }
+
+  T AnyType() { return static_cast<T>(rng_.Below(kCount)); }
+
+ private:
+  std::string Pick(std::initializer_list<const char*> v) {
+    auto it = v.begin();
+    std::advance(it, rng_.Below(v.size()));
+    return *it;
+  }
+  std::string Bin(const std::string& a, const std::string& op, const std::string& b) {
+    return "(" + a + " " + op + " " + b + ")";
+  }
+  std::string Literal(const char* open, const char* close, T item, int depth) {
+    std::string s = open;
+    const size_t n = 1 + rng_.Below(4);  // `[]` has no item type, `{}` would be a map
+    for (size_t i = 0; i < n; ++i) s += (i ? ", " : "") + Of(item, depth);
+    return s + close;
+  }
+  std::string IntOp(int d) {
+    switch (rng_.Below(9)) {
+      case 0:
+        return Bin(Of(kInt, d), Pick({"+", "-", "*", "/", "%"}), Of(kInt, d));
+      case 1:
+        return "-(" + Of(kInt, d) + ")";
+      case 2:
+        return "len(" + Of(rng_.Percent(50) ? kString : kListInt, d) + ")";
+      case 3:
+        return "tokens(" + Of(kString, d) + ")";
+      case 4:
+        return "(" + Of(kListInt, d) + "[" + Of(kInt, d) + "])";
+      case 5:
+        return "(" + Of(kMapInt, d) + "[" + Of(kString, d) + "])";
+      case 6:
+        return "len(" + Of(rng_.Percent(50) ? kSetInt : kMapInt, d) + ")";
+      case 7:
+        return "({a: " + Of(kInt, d) + ", b: " + Of(kString, d) + "}).a";
+      default:
+        return Bin(Of(kInt, d), Pick({"+", "-", "*"}), Of(kInt, d));
+    }
+  }
+  std::string FloatOp(int d) {
+    switch (rng_.Below(4)) {
+      case 0:
+        return Bin(Of(kFloat, d), Pick({"+", "-", "*", "/"}), Of(kFloat, d));
+      case 1:
+        return Bin(Of(kInt, d), Pick({"+", "-", "*", "/"}), Of(kFloat, d));
+      case 2:
+        return "-(" + Of(kFloat, d) + ")";
+      default:
+        return Bin(Of(kFloat, d), "-", Of(kFloat, d));
+    }
+  }
+  std::string StringOp(int d) {
+    switch (rng_.Below(4)) {
+      case 0:
+        return Bin(Of(kString, d), "+", Of(kString, d));
+      case 1:
+        return Pick({"lower(", "upper("}) + Of(kString, d) + ")";
+      case 2:
+        return "([" + Of(kString, d) + ", " + Of(kString, d) + "][" + Of(kInt, d) + "])";
+      default:
+        return "({\"a\": " + Of(kString, d) + "}[" + Of(kString, d) + "])";
+    }
+  }
+  std::string DurationOp(int d) {
+    if (rng_.Percent(30)) return "-(" + Of(kDuration, d) + ")";
+    return Bin(Of(kDuration, d), Pick({"+", "-"}), Of(kDuration, d));
+  }
+  std::string BoolOp(int d) {
+    switch (rng_.Below(12)) {
+      case 0:
+        return Bin(Of(kInt, d), Pick({"==", "!=", "<", "<=", ">", ">="}), Of(rng_.Percent(70) ? kInt : kFloat, d));
+      case 1:
+        return Bin(Of(kFloat, d), Pick({"==", "!=", "<", "<=", ">", ">="}), Of(kFloat, d));
+      case 2:
+        return Bin(Of(kString, d), Pick({"==", "!=", "<", ">=", "startswith", "endswith", "not startswith"}),
+                   Of(kString, d));
+      case 3:
+        return Bin(Of(kDuration, d), Pick({"==", "<", ">"}), Of(kDuration, d));
+      case 4:
+        return Bin(Of(kBool, d), Pick({"and", "or", "==", "!="}), Of(kBool, d));
+      case 5:
+        return "not " + Of(kBool, d);
+      case 6:
+        return Bin(Of(kInt, d), Pick({"in", "not in"}), Of(rng_.Percent(50) ? kListInt : kSetInt, d));
+      case 7:
+        return Bin(Of(kString, d), Pick({"in", "not in"}),
+                   Of(rng_.Percent(30)   ? kSetString
+                      : rng_.Percent(50) ? kString
+                                         : kMapInt,
+                      d));
+      case 8:
+        return Bin(Of(rng_.Percent(50) ? kSetString : kString, d), Pick({"contains", "not contains"}), Of(kString, d));
+      case 9:
+        return Bin(Of(kFloat, d), Pick({"in", "not in"}), Of(rng_.Percent(50) ? kSetFloat : kSetInt, d));
+      default:
+        // Errors on one side that the other decides away, as at decision time.
+        return Bin(Of(kBool, d), Pick({"and", "or"}), Bin(Of(kInt, d), "==", Of(kInt, d)));
+    }
+  }
+
+  Rng rng_;
+};
+
+// Whether the VM's value of a constant is the reference's: exact ints,
+// floats equal as numbers (NaN to NaN), sets as sets.
+bool SameValue(const Value& v, const reference::RValue& r, std::string* why) {
+  using R = reference::RValue;
+  auto num = [](const Value& x, double* d) {
+    if (x.kind == Kind::kFloat) *d = x.f;
+    if (x.kind == Kind::kInt) *d = static_cast<double>(x.i);
+    return x.kind == Kind::kFloat || x.kind == Kind::kInt;
+  };
+  double d = 0;
+  switch (r.k) {
+    case R::kBool:
+      if (v.kind == Kind::kBool && v.b == r.b) return true;
+      break;
+    case R::kInt:
+      if (v.kind == Kind::kInt && v.i == r.i) return true;
+      if (v.kind == Kind::kFloat && v.f == static_cast<double>(r.i)) return true;  // an int in a float collection
+      break;
+    case R::kFloat:
+      if (num(v, &d) && (d == r.f || (std::isnan(d) && std::isnan(r.f)))) return true;
+      break;
+    case R::kString:
+      if (v.kind == Kind::kString && v.str() == r.s) return true;
+      break;
+    case R::kDuration:
+      if (v.kind == Kind::kDuration && v.i == r.i) return true;
+      break;
+    case R::kList:
+    case R::kRecord:
+      if ((v.kind == Kind::kList || v.kind == Kind::kRecord) && v.len == r.items.size()) {
+        for (uint32_t i = 0; i < v.len; ++i)
+          if (!SameValue(v.items[i], r.items[i], why)) return false;
+        return true;
+      }
+      break;
+    case R::kSet:
+      if (v.kind == Kind::kList && v.len == r.items.size()) {
+        std::vector<bool> used(v.len, false);
+        for (const R& item : r.items) {
+          bool found = false;
+          for (uint32_t i = 0; i < v.len && !found; ++i) {
+            std::string ignored;
+            if (!used[i] && SameValue(v.items[i], item, &ignored)) used[i] = found = true;
+          }
+          if (!found) {
+            *why = "set items differ";
+            return false;
+          }
+        }
+        return true;
+      }
+      break;
+    case R::kMap:
+      if (v.kind == Kind::kMap && v.len == r.entries.size()) {
+        for (uint32_t i = 0; i < v.len; ++i)
+          if (v.items[2 * i].str() != r.entries[i].first || !SameValue(v.items[2 * i + 1], r.entries[i].second, why))
+            return false;
+        return true;
+      }
+      break;
+    case R::kMissing:
+      break;
+  }
+  std::string a, b;
+  AppendValue(v, &a);
+  reference::RenderValue(r, &b);
+  *why = "engine " + a + " (kind " + KindName(v.kind) + "), reference " + b;
+  return false;
+}
+
+TEST(DifferentialTest, ConstantsAgreeWithTheReferenceEvaluator) {
+  ConstGen gen(0x636f6e7374ull);
+  const int kConstants = 1500 * Scale();
+  int values = 0, failures = 0, mismatches = 0;
+  std::string examples;
+  for (int n = 0; n < kConstants; ++n) {
+    const std::string expr = gen.Of(gen.AnyType(), 1 + static_cast<int>(n % 4));
+    const std::string source = "package diff.consts\nconst c = " + expr + "\nrule show { when true flag \"${c}\" }\n";
+    std::string problem;
+    CompileResult cr = CompileSource("const.policy", source);
+    ReferencePolicy ref;
+    std::string err;
+    if (!ref.LoadAllowingFailedConstants("const.policy", source, &err)) {
+      ADD_FAILURE() << "the generator wrote a policy with other errors:\n" << source << err;
+      continue;
+    }
+    reference::RValue want;
+    std::string ref_error;
+    const bool ref_ok = ref.EvalConstant("c", &want, &ref_error);
+    if (cr.ok()) {
+      // The engine's value: the message chunk, run by the VM.
+      const Program& p = *cr.program;
+      std::vector<Value> slots(p.slots.size()), regs(p.max_regs);
+      Arena arena;
+      Value got;
+      VmError verr;
+      const bool ran = p.rules.size() == 1 && p.rules[0].message.size() == 1 && p.rules[0].message[0].is_expr &&
+                       RunChunk(p, p.rules[0].message[0].chunk, slots.data(), regs.data(), &arena, &got, &verr);
+      std::string why;
+      if (!ran)
+        problem = "the compiled constant does not run";
+      else if (!ref_ok)
+        problem = "folded to a value; the reference fails: " + ref_error;
+      else if (!SameValue(got, want, &why))
+        problem = "values differ: " + why;
+      else
+        ++values;
+    } else {
+      int e0317 = 0, others = 0;
+      for (const Diagnostic& d : cr.diagnostics.items())
+        if (d.severity == Severity::kError) ++(d.code == "E0317" ? e0317 : others);
+      if (others || e0317 == 0) {
+        problem = "compiling fails with other errors";
+      } else if (ref_ok) {
+        std::string shown;
+        reference::RenderValue(want, &shown);
+        problem = "folding failed; the reference computes " + shown;
+      } else {
+        ++failures;
+      }
+    }
+    if (!problem.empty() && ++mismatches <= 8)
+      examples += "---- " + problem + "\n" + source + cr.RenderDiagnostics() + "\n";
+  }
+  std::printf("[constants] %d expressions: %d values, %d failures (E0317), %d mismatches\n", kConstants, values,
+              failures, mismatches);
+  EXPECT_EQ(mismatches, 0) << examples;
+  // The generator must reach both outcomes often, or it tests little.
+  EXPECT_GT(values, kConstants / 4);
+  EXPECT_GT(failures, kConstants / 20);
 }
 
 // --- the example policies ----------------------------------------------------

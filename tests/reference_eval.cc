@@ -149,44 +149,6 @@ RValue FromSlot(const Value& v, const TypePtr& t) {
   throw std::logic_error("reference: unexpected slot kind");
 }
 
-RValue FromConst(const ConstVal& c) {
-  RValue r;
-  switch (c.kind) {
-    case Kind::kMissing:
-      return r;
-    case Kind::kBool:
-      return Bool(c.b);
-    case Kind::kInt:
-      return Int(c.i);
-    case Kind::kFloat:
-      return Float(c.f);
-    case Kind::kString:
-      return Str(c.s);
-    case Kind::kDuration:
-      return Dur(c.i);
-    case Kind::kList: {
-      std::vector<RValue> items;
-      for (const ConstVal& it : c.items) items.push_back(FromConst(it));
-      if (c.is_set) return MakeSet(std::move(items));
-      r.k = RValue::kList;
-      r.items = std::move(items);
-      return r;
-    }
-    case Kind::kMap:
-      r.k = RValue::kMap;
-      for (size_t i = 0; i + 1 < c.items.size(); i += 2)
-        r.entries.emplace_back(c.items[i].s, FromConst(c.items[i + 1]));
-      return r;
-    case Kind::kRecord:
-      r.k = RValue::kRecord;
-      for (const ConstVal& it : c.items) r.items.push_back(FromConst(it));
-      return r;
-    default:
-      break;
-  }
-  throw std::logic_error("reference: unexpected constant kind");
-}
-
 char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
 char UpperAscii(char c) { return c >= 'a' && c <= 'z' ? char(c - 32) : c; }
 
@@ -300,8 +262,7 @@ class Evaluator {
       case ExprKind::kIdent: {
         for (auto v = vars_.rbegin(); v != vars_.rend(); ++v)
           if (v->first == e.text) return v->second;
-        if (!e.value) throw std::logic_error("reference: unresolved name " + e.text);
-        return FromConst(*e.value);
+        return Constant(e.text);
       }
       case ExprKind::kMember: {
         if (e.slot >= 0) return Slot(static_cast<size_t>(e.slot));
@@ -384,6 +345,23 @@ class Evaluator {
       }
     }
     throw std::logic_error("reference: unknown expression kind");
+  }
+
+  // A constant's value, evaluated here from its declaration rather than taken
+  // from the checker's folding: folding is what this reference checks.
+  RValue Constant(const std::string& name) {
+    auto c = scope_.consts.find(name);
+    if (c == scope_.consts.end() || !c->second.decl || !c->second.decl->expr)
+      throw std::logic_error("reference: unresolved name " + name);
+    // A constant sees no quantifier variables.
+    std::vector<std::pair<std::string, RValue>> saved;
+    saved.swap(vars_);
+    struct Restore {
+      std::vector<std::pair<std::string, RValue>>* vars;
+      std::vector<std::pair<std::string, RValue>>* saved;
+      ~Restore() { vars->swap(*saved); }
+    } restore{&vars_, &saved};
+    return Eval(*c->second.decl->expr);
   }
 
  private:
@@ -532,7 +510,7 @@ class Evaluator {
       // "USD for in input and out output tokens of model, from the constant
       // named prices ... (USD per million tokens)"
       const auto& c = scope_.consts.at("prices");
-      RValue prices = FromConst(*c.value);
+      RValue prices = Constant("prices");
       const int in_field = c.type->elem->FieldIndex("input"), out_field = c.type->elem->FieldIndex("output");
       for (auto& [model, rec] : prices.entries)
         if (model == args[0].s)
@@ -669,6 +647,15 @@ ReferencePolicy::ReferencePolicy() = default;
 ReferencePolicy::~ReferencePolicy() = default;
 
 bool ReferencePolicy::Load(const std::string& path, const std::string& text, std::string* err) {
+  return Load(path, text, false, err);
+}
+
+bool ReferencePolicy::LoadAllowingFailedConstants(const std::string& path, const std::string& text, std::string* err) {
+  return Load(path, text, true, err);
+}
+
+bool ReferencePolicy::Load(const std::string& path, const std::string& text, bool allow_failed_constants,
+                           std::string* err) {
   source_ = std::make_unique<Source>(path, text);
   ast_ = std::make_unique<PolicyAst>();
   diags_ = std::make_unique<Diagnostics>();
@@ -678,7 +665,11 @@ bool ReferencePolicy::Load(const std::string& path, const std::string& text, std
     return false;
   }
   checker_ = std::make_unique<Checker>(ast_.get(), diags_.get(), limits, GAVEL_SOURCE_DIR "/stdlib", path);
-  if (!checker_->Run()) {
+  bool only_failed_constants = allow_failed_constants;
+  if (!checker_->Run())
+    for (const Diagnostic& d : diags_->items())
+      only_failed_constants &= d.severity != Severity::kError || d.code == "E0317";
+  if (diags_->has_errors() && !only_failed_constants) {
     *err = diags_->Render(*source_);
     return false;
   }
@@ -703,6 +694,18 @@ Truth ReferencePolicy::Condition(size_t r, const Value* slots, std::string* why)
   if (!d.expr) return Truth::kTrue;  // "A rule without when always fires."
   Evaluator ev(*scope_, slots);
   return ev.Try(*d.expr, why);
+}
+
+bool ReferencePolicy::EvalConstant(const std::string& name, RValue* out, std::string* why) const {
+  const std::vector<Value> slots(scope_->slots.size());  // constants read no attribute
+  Evaluator ev(*scope_, slots.data());
+  try {
+    *out = ev.Constant(name);
+    return true;
+  } catch (const RuleError& err) {
+    *why = err.what;
+    return false;
+  }
 }
 
 bool ReferencePolicy::RedactMasks(const EffectAst& ef, const Value* slots) const {

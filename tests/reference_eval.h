@@ -65,6 +65,13 @@ class ReferencePolicy {
   // Parses and checks `text` on its own (no Program involved); false with
   // *err (rendered diagnostics) on errors.
   bool Load(const std::string& path, const std::string& text, std::string* err);
+  // As Load, but constants that fail at every decision (E0317, the only
+  // errors allowed) do not stop it, so EvalConstant can say how they fail.
+  bool LoadAllowingFailedConstants(const std::string& path, const std::string& text, std::string* err);
+
+  // Evaluates constant `name` from its declaration, not from the checker's
+  // folding. False with *why when it fails (a rule error).
+  bool EvalConstant(const std::string& name, RValue* out, std::string* why) const;
 
   const std::vector<RuleInfo>& rules() const { return rules_; }
   // Whether a redact effect masks something in the decoded slots.
@@ -83,6 +90,8 @@ class ReferencePolicy {
                        std::vector<int64_t>* durations_ms) const;
 
  private:
+  bool Load(const std::string& path, const std::string& text, bool allow_failed_constants, std::string* err);
+
   std::unique_ptr<Source> source_;
   std::unique_ptr<PolicyAst> ast_;
   std::unique_ptr<Diagnostics> diags_;
