@@ -128,6 +128,16 @@ TEST(FoldTest, FailuresInRulesAndDefaultsAreReportedOnce) {
                                              "E0317 list index out of range: 3"}));
 }
 
+TEST(FoldTest, AFailedPriceTableIsReportedOnceNotAlsoAsMalformed) {
+  CompileResult r = CompileSource("f.policy",
+                                  "package f\nconst prices = {\"m\": {input: 1 / 0, output: 2}}\n"
+                                  "rule r { when cost(\"m\", 1, 1) > 1.0 flag }\n");
+  std::vector<std::string> codes;
+  for (const Diagnostic& d : r.diagnostics.items())
+    if (d.severity == Severity::kError) codes.push_back(d.code + " " + d.message);
+  EXPECT_EQ(codes, std::vector<std::string>{"E0317 division by zero"});
+}
+
 TEST(FoldTest, ValuesAreTheVmsValues) {
   EXPECT_EQ(Folded("7 / 2"), "3");
   EXPECT_EQ(Folded("-7 / 2"), "-3");

@@ -937,6 +937,7 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
       return Error(e, "E0316", "cost() reads the price table from a constant named 'prices'; none is declared");
     CheckConst(it->second);
     TypePtr pt = it->second.type;
+    if (pt && pt->k == Type::kError) return pt;  // 'prices' is broken, and said so
     if (!pt || pt->k != Type::kMap || !pt->elem || pt->elem->k != Type::kRecord || pt->elem->fields.size() != 2 ||
         pt->elem->fields[0].first != "input" || pt->elem->fields[1].first != "output" ||
         !pt->elem->fields[0].second->numeric() || !pt->elem->fields[1].second->numeric())
