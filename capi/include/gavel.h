@@ -361,7 +361,8 @@ GAVEL_EXPORT void gavel_stream_destroy(gavel_stream_t* stream);
  * body); pass the same one to every call. *out and *out_len receive the text to
  * forward (valid until the next call on the stream). The decision belongs to
  * `worker` as with gavel_decide. Returns NULL and sets *errptr on bad
- * arguments. */
+ * arguments, and, as gavel_decide, when a body of `input` is over the size
+ * limit (GAVEL_ERR_TOO_LARGE). */
 GAVEL_EXPORT const gavel_decision_t* gavel_stream_write(gavel_stream_t* stream, gavel_worker_t* worker,
                                                         const gavel_input_t* input, const char* piece, size_t piece_len,
                                                         const char** out, size_t* out_len, char** errptr);

@@ -576,7 +576,8 @@ int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
 }
 
 // False with *errptr (GAVEL_ERR_TOO_LARGE) when a body of `in` is over the
-// engine's max_request_bytes.
+// engine's max_request_bytes. A streamed response's text is not in `in`: the
+// stream caps it itself.
 bool BodiesFit(const gavel_engine_t* engine, const gavel::DecodeInput& in, char** errptr) {
   const size_t limit = engine->options.max_request_bytes;
   const std::string_view bodies[] = {in.request, in.response, in.principal, in.context, in.env};
@@ -1045,6 +1046,7 @@ const gavel_decision_t* StreamStep(gavel_stream_t* s, gavel_worker_t* w, const g
   const std::shared_ptr<const Engine>& engine = s->rs.engine();
   gavel::DecodeInput in = input->in;
   in.response = std::string_view();
+  if (!BodiesFit(w->engine, in, errptr)) return nullptr;
   if (input->nattrs) {
     if (!ResolveAttributes(w, engine->program(), input, &w->attributes, errptr)) return nullptr;
     in.attributes = w->attributes.data();

@@ -212,6 +212,9 @@ int main(int argc, char** argv) {
     gavel_engine_t* capped;
     gavel_worker_t* cw;
     gavel_input_t* in = gavel_input_create();
+    gavel_stream_t* stream;
+    const char* out = NULL;
+    size_t out_len = 0;
     CHECK(small != NULL && in != NULL);
     gavel_options_set_max_request_bytes(small, 16);
     capped = gavel_engine_open(small, a.bytes, a.len, &err);
@@ -221,6 +224,15 @@ int main(int argc, char** argv) {
     gavel_input_set_request_json(in, kRequest, strlen(kRequest));
     CHECK(gavel_decide(cw, in, &err) == NULL);
     CHECK_CODE(err, GAVEL_ERR_TOO_LARGE, "the limit is 16");
+    /* Regression: a stream's request was held to no cap but the decoder's
+     * own (8 MiB), whatever max_request_bytes said. */
+    phase = "a stream's request body over the cap";
+    stream = gavel_stream_create(capped, 0, &err);
+    CHECK(stream != NULL && err == NULL);
+    CHECK(gavel_stream_write(stream, cw, in, "text", 4, &out, &out_len, &err) == NULL);
+    CHECK_CODE(err, GAVEL_ERR_TOO_LARGE, "the limit is 16");
+    CHECK(out_len == 0);
+    gavel_stream_destroy(stream);
     gavel_input_destroy(in);
     gavel_worker_destroy(cw);
     gavel_engine_destroy(capped);
