@@ -622,6 +622,27 @@ TEST_F(DecodeTest, InputTokensEstimateAndExactCount) {
 // ---------------------------------------------------------------------------
 // Malformed bodies and caps
 
+// Regression: a body over the size cap was reported as "invalid JSON at
+// byte 0", sending the caller looking for a syntax error.
+TEST_F(DecodeTest, BodyOverTheSizeCapSaysSoWithBothSizes) {
+  DecodeLimits limits;
+  limits.json.max_bytes = 32;
+  const std::string body = R"({"model":"m","messages":[],"max_tokens":7})";
+  ASSERT_GT(body.size(), 32u);
+  ExpectRequestError(body, "request", "input is " + std::to_string(body.size()) + " bytes, over the limit of 32 bytes",
+                     limits);
+  const std::string principal = R"({"team":"a long team name, longer than the cap"})";
+  ExpectInputError(&DecodeInput::principal, principal, "principal",
+                   "input is " + std::to_string(principal.size()) + " bytes, over the limit of 32 bytes", limits);
+  // At the cap exactly, the body is read.
+  limits.json.max_bytes = body.size();
+  body_ = body;
+  DecodeInput in;
+  in.request = body_;
+  ASSERT_TRUE(Decode(in, limits)) << err_.ToString();
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 7);
+}
+
 TEST_F(DecodeTest, MalformedJsonIsRefusedWithoutEchoingInput) {
   body_ = R"({"model":"gpt-4o","messages":[{"role":"user","content":"my key is sk-SECRETSECRET"}])";
   DecodeInput in;

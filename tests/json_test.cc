@@ -837,16 +837,20 @@ TEST(JsonTest, ByteLimit) {
   Error err;
   EXPECT_TRUE(doc.parse("[1,2,3,45]", limits, &err));  // Exactly 10 bytes.
   ASSERT_FALSE(doc.parse("[1,2,3,456]", limits, &err));
-  EXPECT_EQ(err.message, "input larger than 10 bytes");
+  EXPECT_EQ(err.message, "input is 11 bytes, over the limit of 10 bytes");
+  EXPECT_TRUE(err.too_large);
   EXPECT_EQ(err.offset, 0u);
   EXPECT_EQ(doc.size(), 0u);
+  // The flag is the last parse's: a syntax error is not "too large".
+  ASSERT_FALSE(doc.parse("[1,", limits, &err));
+  EXPECT_FALSE(err.too_large);
 
   // The default is 8 MiB.
   const std::string exact = "\"" + std::string((8u << 20) - 2, 'a') + "\"";
   ASSERT_TRUE(doc.parse(exact, Limits(), &err));
   EXPECT_EQ(doc[0].len, (8u << 20) - 2);
   EXPECT_FALSE(doc.parse(exact + " ", Limits(), &err));
-  EXPECT_EQ(err.message, "input larger than 8388608 bytes");
+  EXPECT_EQ(err.message, "input is 8388609 bytes, over the limit of 8388608 bytes");
 }
 
 TEST(JsonTest, NodeLimit) {

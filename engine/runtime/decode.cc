@@ -340,8 +340,12 @@ bool CheckDuplicateKeys(Ctx& c, const Document& d, const char* root, std::vector
 
 bool Parse(Ctx& c, Document* d, std::string_view body, const char* root, std::vector<std::string_view>* keys) {
   json::Error je;
-  if (!d->parse(body, c.limits.json, &je))
+  if (!d->parse(body, c.limits.json, &je)) {
+    // A body over the cap was not read: saying where its JSON went wrong
+    // ("at byte 0") would send the caller looking for a syntax error.
+    if (je.too_large) return Fail(c, root, je.message);
     return Fail(c, root, "invalid JSON at byte " + std::to_string(je.offset) + ": " + je.message);
+  }
   if ((*d)[0].type != Type::Object) return Fail(c, root, "expected a JSON object, " + Got((*d)[0]));
   return CheckDuplicateKeys(c, *d, root, keys);
 }

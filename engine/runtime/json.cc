@@ -177,6 +177,7 @@ class Parser {
  private:
   bool Fail(const char* at, const char* message);
   bool FailLimit(const char* at, const char* prefix, uint64_t n, const char* suffix);
+  bool FailTooLarge(size_t size, size_t limit);
   // Appends a zeroed node for the value starting at `at`; npos if the node
   // limit is hit (the error is already recorded).
   uint32_t AddNode(Type type, const char* at);
@@ -216,6 +217,18 @@ bool Parser::FailLimit(const char* at, const char* prefix, uint64_t n, const cha
     err_->message = prefix;
     err_->message += std::to_string(n);
     err_->message += suffix;
+  }
+  doc_.nodes_.clear();
+  doc_.stack_.clear();
+  return false;
+}
+
+bool Parser::FailTooLarge(size_t size, size_t limit) {
+  if (err_ != nullptr) {
+    err_->offset = 0;
+    err_->message =
+        "input is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit) + " bytes";
+    err_->too_large = true;
   }
   doc_.nodes_.clear();
   doc_.stack_.clear();
@@ -596,12 +609,9 @@ bool Parser::Run() {
   nodes.clear();
   stack.clear();
   const size_t size = static_cast<size_t>(end_ - begin_);
-  if (size > limits_.max_bytes) {
-    return FailLimit(begin_, "input larger than ", limits_.max_bytes, " bytes");
-  }
-  if (size > kMaxAddressable) {
-    return FailLimit(begin_, "input larger than ", kMaxAddressable, " bytes");
-  }
+  if (err_ != nullptr) err_->too_large = false;
+  if (size > limits_.max_bytes) return FailTooLarge(size, limits_.max_bytes);
+  if (size > kMaxAddressable) return FailTooLarge(size, kMaxAddressable);
   // Grow only: resizing down and up again would refill with zeros each time.
   if (doc_.buf_.size() < size) doc_.buf_.resize(size);
   out_ = doc_.buf_.data();

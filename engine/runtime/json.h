@@ -50,6 +50,10 @@ struct Limits {
 struct Error {
   size_t offset = 0;    // Byte offset in the input.
   std::string message;  // Plain words; never contains input bytes.
+  // The input is over Limits::max_bytes (or 4 GiB) and was not read at all:
+  // it is not invalid JSON, and offset means nothing. The message gives both
+  // sizes ("input is 9000000 bytes, over the limit of 8388608 bytes").
+  bool too_large = false;
 };
 
 namespace internal {
