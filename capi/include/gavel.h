@@ -18,9 +18,10 @@
  *   message, it is freed first. errptr itself may be NULL (errors are then
  *   only visible through the return value). No function prints anything.
  * - Every such message carries a code saying why, for programs:
- *   gavel_error_code(*errptr) is one of gavel_error_t (a refused reload is
- *   GAVEL_ERR_BAD_SIGNATURE, GAVEL_ERR_NEWER_FORMAT, ... without reading the
- *   message, which is for people and may change between versions).
+ *   gavel_error_code(*errptr), one of gavel_error_t. A gateway tells a
+ *   reload refused for GAVEL_ERR_BAD_SIGNATURE from one refused for
+ *   GAVEL_ERR_NEWER_FORMAT by the code; the message is for people, and its
+ *   words may change between versions.
  * - Failure is reported, never a crash: NULL handles, zero lengths, truncated,
  *   corrupted or newer-format bundles, unsigned or wrongly signed bundles
  *   (when keys are trusted), malformed requests and requests over the
@@ -57,8 +58,9 @@
  * GAVEL_VERSION_* macros (gavel_version.h, installed beside this header) are
  * the version a program was compiled against. gavel_bundle_format() is the
  * newest bundle format the library reads. Bundles of a newer format are refused
- * with an error naming both versions ("bundle format version 3 is newer than
- * this gavel reads (version 2); upgrade libgavel").
+ * with GAVEL_ERR_NEWER_FORMAT and a message naming both versions ("bundle
+ * format version 3 is newer than this gavel reads (version 2); upgrade
+ * libgavel").
  *
  * Signed bundles
  * --------------
