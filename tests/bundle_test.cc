@@ -301,6 +301,28 @@ TEST(Bundle, NewerFormatIsRefusedNamingBothVersions) {
                          "); upgrade libgavel");
 }
 
+// Bytes really over the maximum are too large, not corrupt. The readers stop
+// at the fixed-offset header when the size is over the maximum, so a buffer
+// holding only the header stands for the whole (no 256 MiB allocation).
+TEST(Bundle, OverTheMaximumSizeIsTooLarge) {
+  std::string header = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy");
+  header.resize(kBundleHeaderSize);
+  SetTotal(&header, uint64_t(kMaxBundleSize) + 1);
+  Program p;
+  const Status s = ReadBundle(header.data(), kMaxBundleSize + 1, &p);
+  EXPECT_EQ(s.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(s.message(), "bundle larger than the maximum");
+
+  std::string envelope = SignedBundlePrefix(header, KeyId{});
+  envelope.resize(kSignedHeaderSize);
+  const uint64_t total = kMaxBundleSize + kSignedHeaderSize + kSignatureSize + 1;
+  std::memcpy(&envelope[24], &total, 8);
+  OpenedBundle opened;
+  const Status o = OpenBundle(envelope.data(), total, {}, &opened);
+  EXPECT_EQ(o.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(o.message(), "signed bundle larger than the maximum");
+}
+
 TEST(Bundle, HeaderChecks) {
   const std::string bytes = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy");
   ASSERT_EQ(Read(bytes), "");
