@@ -142,9 +142,10 @@ def bundle_format(library=None):
 def _raise_error(lib, err, fallback):
     code = None
     if err.value:
-        raw = lib.error_code(err.value)
-        # A code newer than this binding reads as INTERNAL, as gavel.h asks.
-        code = ErrorCode(raw) if raw in ErrorCode._value2member_map_ else ErrorCode.INTERNAL
+        try:
+            code = ErrorCode(lib.error_code(err.value))
+        except ValueError:
+            code = ErrorCode.INTERNAL  # a code newer than this binding, read as gavel.h asks
     message = lib.take_string(err.value) if err.value else None
     raise GavelError(message or fallback, code)
 
