@@ -65,10 +65,13 @@ void Reseal(std::string* b) {
 void SetTotal(std::string* b, uint64_t total) { std::memcpy(&(*b)[16], &total, 8); }
 void SetU32(std::string* b, size_t at, uint32_t v) { std::memcpy(&(*b)[at], &v, 4); }
 
-std::string Read(const void* data, size_t size) {
+Status ReadStatus(const void* data, size_t size) {
   Program p;
   return ReadBundle(data, size, &p);
 }
+StatusCode Code(const std::string& b) { return ReadStatus(b.data(), b.size()).code(); }
+// The message of a refusal, "" when the bundle is read.
+std::string Read(const void* data, size_t size) { return ReadStatus(data, size).message(); }
 std::string Read(const std::string& b) { return Read(b.data(), b.size()); }
 
 // Decides a few small requests with a loaded engine; nothing may crash.
@@ -125,7 +128,7 @@ TEST(Bundle, ExamplePoliciesRoundTrip) {
     for (size_t i = 40; i < 48; ++i) EXPECT_EQ(bytes[i], 0) << "reserved byte " << i;
 
     auto loaded = std::make_unique<Program>();
-    ASSERT_EQ(ReadBundle(bytes.data(), bytes.size(), loaded.get()), "");
+    ASSERT_TRUE(ReadBundle(bytes.data(), bytes.size(), loaded.get()).ok());
     EXPECT_EQ(Disassemble(*loaded), Disassemble(*p));
     EXPECT_EQ(loaded->hash, p->hash);
     EXPECT_EQ(HashHex(*loaded), HashHex(*p));
@@ -198,8 +201,10 @@ TEST(Bundle, EveryTruncationIsRefused) {
       std::unique_ptr<char[]> copy(new char[n ? n : 1]);
       std::memcpy(copy.get(), bytes.data(), n);
       Program p;
-      const std::string e = ReadBundle(copy.get(), n, &p);
-      ASSERT_NE(e, "") << "accepted a bundle truncated to " << n << " of " << bytes.size() << " bytes";
+      const Status s = ReadBundle(copy.get(), n, &p);
+      const std::string& e = s.message();
+      ASSERT_FALSE(s.ok()) << "accepted a bundle truncated to " << n << " of " << bytes.size() << " bytes";
+      EXPECT_EQ(s.code(), StatusCode::kCorruptBundle) << e;
       if (n < kBundleHeaderSize) {
         EXPECT_EQ(e, "bundle truncated: " + std::to_string(n) + " bytes is shorter than the header");
       } else {
@@ -247,6 +252,14 @@ TEST(Bundle, EverySingleByteFlipIsRefused) {
         accepted.push_back(i);
         continue;
       }
+      // Only the version field says "newer" or "older"; every other flip is
+      // a corrupt bundle, whatever its message.
+      const uint32_t version =
+          i < 8 || i >= 12 ? kBundleFormatVersion : (kBundleFormatVersion ^ (uint32_t(mask) << (8 * (i - 8))));
+      EXPECT_EQ(Code(b), i < 8 || i >= 12                 ? StatusCode::kCorruptBundle
+                         : version > kBundleFormatVersion ? StatusCode::kNewerFormat
+                                                          : StatusCode::kOlderFormat)
+          << i << ": " << e;
       if (i < 8)
         EXPECT_EQ(e, "not a gavel bundle (bad magic)") << i;
       else if (i < 12)
@@ -282,9 +295,32 @@ TEST(Bundle, ReservedHeaderBytesMustBeZero) {
 TEST(Bundle, NewerFormatIsRefusedNamingBothVersions) {
   std::string b = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy", false);
   SetU32(&b, 8, kBundleFormatVersion + 1);
+  EXPECT_EQ(Code(b), StatusCode::kNewerFormat);
   EXPECT_EQ(Read(b), "bundle format version " + std::to_string(kBundleFormatVersion + 1) +
                          " is newer than this gavel reads (version " + std::to_string(kBundleFormatVersion) +
                          "); upgrade libgavel");
+}
+
+// Bytes really over the maximum are too large, not corrupt. The readers stop
+// at the fixed-offset header when the size is over the maximum, so a buffer
+// holding only the header stands for the whole (no 256 MiB allocation).
+TEST(Bundle, OverTheMaximumSizeIsTooLarge) {
+  std::string header = BundleOf(fs::path(GAVEL_SOURCE_DIR) / "policies" / "coding_assistant.policy");
+  header.resize(kBundleHeaderSize);
+  SetTotal(&header, uint64_t(kMaxBundleSize) + 1);
+  Program p;
+  const Status s = ReadBundle(header.data(), kMaxBundleSize + 1, &p);
+  EXPECT_EQ(s.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(s.message(), "bundle larger than the maximum");
+
+  std::string envelope = SignedBundlePrefix(header, KeyId{});
+  envelope.resize(kSignedHeaderSize);
+  const uint64_t total = kMaxBundleSize + kSignedHeaderSize + kSignatureSize + 1;
+  std::memcpy(&envelope[24], &total, 8);
+  OpenedBundle opened;
+  const Status o = OpenBundle(envelope.data(), total, {}, &opened);
+  EXPECT_EQ(o.code(), StatusCode::kTooLarge);
+  EXPECT_EQ(o.message(), "signed bundle larger than the maximum");
 }
 
 TEST(Bundle, HeaderChecks) {
@@ -301,6 +337,7 @@ TEST(Bundle, HeaderChecks) {
     std::string b = bytes;
     SetU32(&b, 8, v);
     const std::string reads = " than this gavel reads (version " + std::to_string(kBundleFormatVersion) + "); ";
+    EXPECT_EQ(Code(b), v > kBundleFormatVersion ? StatusCode::kNewerFormat : StatusCode::kOlderFormat) << v;
     EXPECT_EQ(Read(b),
               "bundle format version " + std::to_string(v) +
                   (v > kBundleFormatVersion ? " is newer" + reads + "upgrade libgavel"
@@ -315,8 +352,12 @@ TEST(Bundle, HeaderChecks) {
     std::string b = bytes;
     SetTotal(&b, uint64_t(kMaxBundleSize) + 1);
     EXPECT_EQ(Read(b), "bundle larger than the maximum");
+    // Only the header says so: the bytes at hand are a corrupt bundle, not
+    // one too large to load.
+    EXPECT_EQ(Code(b), StatusCode::kCorruptBundle);
     SetTotal(&b, ~uint64_t(0));
     EXPECT_EQ(Read(b), "bundle larger than the maximum");
+    EXPECT_EQ(Code(b), StatusCode::kCorruptBundle);
   }
   {  // padding after the end
     std::string b = bytes + std::string(16, '\0');

@@ -523,12 +523,43 @@ TEST_F(DecodeTest, MaxTokensAliases) {
 TEST_F(DecodeTest, MaxTokensMustBeANonNegativeInteger) {
   ExpectRequestError(R"({"messages":[],"max_tokens":-1})", "request.max_tokens", "must not be negative");
   ExpectRequestError(R"({"messages":[],"max_tokens":1.5})", "request.max_tokens",
-                     "expected an integer, got a fraction");
+                     "expected an integer, got a number with a fractional part");
   ExpectRequestError(R"({"messages":[],"max_tokens":"100"})", "request.max_tokens", "expected an integer, got string");
   ExpectRequestError(R"({"messages":[],"max_completion_tokens":-5})", "request.max_completion_tokens",
                      "must not be negative");
   ExpectRequestError(R"({"input":"x","max_output_tokens":0.5})", "request.max_output_tokens",
-                     "expected an integer, got a fraction");
+                     "expected an integer, got a number with a fractional part");
+}
+
+// Regression: `"max_tokens": 300.0` was refused as "a fraction". A JSON
+// number whose exact value is a whole number is an integer, however it is
+// written; one with a nonzero fractional digit is not.
+TEST_F(DecodeTest, MaxTokensWithAZeroFractionOrAnExponentIsAnInteger) {
+  for (const char* written : {"300.0", "300.000", "3e2", "3E+2", "3.00e2", "30000e-2", "0.3e3"}) {
+    SCOPED_TRACE(written);
+    ASSERT_TRUE(DecodeRequest(std::string(R"({"messages":[],"max_tokens":)") + written + "}")) << err_.ToString();
+    EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 300);
+  }
+  ASSERT_TRUE(DecodeRequest(R"({"messages":[],"max_tokens":0.0})"));
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 0);
+  ASSERT_TRUE(DecodeRequest(R"({"messages":[],"max_tokens":-0.0})"));  // zero, not negative
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 0);
+  // Decided on the digits, not on the rounded double.
+  ASSERT_TRUE(DecodeRequest(R"({"messages":[],"max_tokens":9007199254740993.0})"));
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 9007199254740993);
+  ASSERT_TRUE(DecodeRequest(R"({"messages":[],"max_tokens":9.223372036854775807e18})"));
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), INT64_MAX);
+  for (const char* written : {"300.5", "3.001e2", "300.00000000000000001", "3e-2", "2999e-1"}) {
+    SCOPED_TRACE(written);
+    ExpectRequestError(std::string(R"({"messages":[],"max_tokens":)") + written + "}", "request.max_tokens",
+                       "expected an integer, got a number with a fractional part");
+  }
+  for (const char* written : {"9223372036854775808", "9.223372036854775808e18", "1e19", "1e300"}) {
+    SCOPED_TRACE(written);
+    ExpectRequestError(std::string(R"({"messages":[],"max_tokens":)") + written + "}", "request.max_tokens",
+                       "expected an integer, got a number outside the 64-bit integer range");
+  }
+  ExpectRequestError(R"({"messages":[],"max_tokens":-3e2})", "request.max_tokens", "must not be negative");
 }
 
 TEST_F(DecodeTest, TemperatureStreamUserMetadata) {
@@ -590,6 +621,27 @@ TEST_F(DecodeTest, InputTokensEstimateAndExactCount) {
 
 // ---------------------------------------------------------------------------
 // Malformed bodies and caps
+
+// Regression: a body over the size cap was reported as "invalid JSON at
+// byte 0", sending the caller looking for a syntax error.
+TEST_F(DecodeTest, BodyOverTheSizeCapSaysSoWithBothSizes) {
+  DecodeLimits limits;
+  limits.json.max_bytes = 32;
+  const std::string body = R"({"model":"m","messages":[],"max_tokens":7})";
+  ASSERT_GT(body.size(), 32u);
+  ExpectRequestError(body, "request", "input is " + std::to_string(body.size()) + " bytes, over the limit of 32 bytes",
+                     limits);
+  const std::string principal = R"({"team":"a long team name, longer than the cap"})";
+  ExpectInputError(&DecodeInput::principal, principal, "principal",
+                   "input is " + std::to_string(principal.size()) + " bytes, over the limit of 32 bytes", limits);
+  // At the cap exactly, the body is read.
+  limits.json.max_bytes = body.size();
+  body_ = body;
+  DecodeInput in;
+  in.request = body_;
+  ASSERT_TRUE(Decode(in, limits)) << err_.ToString();
+  EXPECT_EQ(Int(Slot(kSlotRequestMaxTokens)), 7);
+}
 
 TEST_F(DecodeTest, MalformedJsonIsRefusedWithoutEchoingInput) {
   body_ = R"({"model":"gpt-4o","messages":[{"role":"user","content":"my key is sk-SECRETSECRET"}])";
@@ -855,7 +907,8 @@ TEST_F(DecodeTest, AttributeTypeErrorsNameTheField) {
   } cases[] = {
       {R"({"admin":"true"})", "principal.admin", "expected a boolean, got string"},
       {R"({"admin":1})", "principal.admin", "expected a boolean, got number"},
-      {R"({"quota":1.5})", "principal.quota", "expected an integer, got number"},
+      {R"({"quota":1.5})", "principal.quota", "expected an integer, got a number with a fractional part"},
+      {R"({"quota":1e19})", "principal.quota", "expected an integer, got a number outside the 64-bit integer range"},
       {R"({"quota":"7"})", "principal.quota", "expected an integer, got string"},
       {R"({"ratio":"0.5"})", "principal.ratio", "expected a number, got string"},
       {R"({"team":["support"]})", "principal.team", "expected a string, got array"},
@@ -863,7 +916,7 @@ TEST_F(DecodeTest, AttributeTypeErrorsNameTheField) {
       {R"({"roles":{"0":"admin"}})", "principal.roles", "expected an array, got object"},
       {R"({"roles":["reader",2]})", "principal.roles[1]", "expected a string, got number"},
       {R"({"ids":[1,"2"]})", "principal.ids[1]", "expected an integer, got string"},
-      {R"({"ids":[1.5]})", "principal.ids[0]", "expected an integer, got number"},
+      {R"({"ids":[1.5]})", "principal.ids[0]", "expected an integer, got a number with a fractional part"},
       {R"({"weights":[true]})", "principal.weights[0]", "expected a number, got boolean"},
       {R"({"caps":[1]})", "principal.caps", "expected an object, got array"},
       {R"({"caps":{"gpt":10,"o3":"many"}})", "principal.caps.o3", "expected an integer, got string"},

@@ -302,6 +302,49 @@ TEST(JsonTest, Doubles) {
   }
 }
 
+// Node::integral: the exact value, not the way it is written, and not the
+// rounded double.
+TEST(JsonTest, IntegralNumbers) {
+  struct Case {
+    const char* text;
+    int64_t value;
+  };
+  const Case whole[] = {
+      {"300", 300},
+      {"300.0", 300},
+      {"3e2", 300},
+      {"3E+2", 300},
+      {"3.00e2", 300},
+      {"30000e-2", 300},
+      {"0.3e3", 300},
+      {"-0.0", 0},
+      {"0e-999999", 0},
+      {"-12.5e1", -125},
+      {"1.0e0", 1},
+      {"9007199254740993.0", 9007199254740993},
+      {"9.223372036854775807e18", INT64_MAX},
+      {"-9.223372036854775808e18", INT64_MIN},
+      {"100000000000000000000000000000e-29", 1},
+  };
+  Document doc;
+  for (const Case& c : whole) {
+    ASSERT_TRUE(doc.parse(c.text, Limits(), nullptr)) << c.text;
+    EXPECT_TRUE(doc[0].integral) << c.text;
+    EXPECT_EQ(doc[0].i, c.value) << c.text;
+  }
+  for (const char* text : {"300.5", "3.001e2", "300.00000000000000001", "3e-2", "0.5", "1e19",
+                           "9.223372036854775808e18", "-9.223372036854775809e18", "9223372036854775808", "1e300"}) {
+    ASSERT_TRUE(doc.parse(text, Limits(), nullptr)) << text;
+    EXPECT_FALSE(doc[0].integral) << text;
+  }
+  // Written as an integer: both flags.
+  ASSERT_TRUE(doc.parse("42", Limits(), nullptr));
+  EXPECT_TRUE(doc[0].is_int && doc[0].integral);
+  ASSERT_TRUE(doc.parse("42.0", Limits(), nullptr));
+  EXPECT_TRUE(!doc[0].is_int && doc[0].integral);
+  EXPECT_EQ(doc[0].num, 42.0);
+}
+
 TEST(JsonTest, UnderflowIsZeroOverflowIsError) {
   Document doc;
   ASSERT_TRUE(doc.parse("1e-400", Limits(), nullptr));
@@ -794,16 +837,20 @@ TEST(JsonTest, ByteLimit) {
   Error err;
   EXPECT_TRUE(doc.parse("[1,2,3,45]", limits, &err));  // Exactly 10 bytes.
   ASSERT_FALSE(doc.parse("[1,2,3,456]", limits, &err));
-  EXPECT_EQ(err.message, "input larger than 10 bytes");
+  EXPECT_EQ(err.message, "input is 11 bytes, over the limit of 10 bytes");
+  EXPECT_TRUE(err.too_large);
   EXPECT_EQ(err.offset, 0u);
   EXPECT_EQ(doc.size(), 0u);
+  // The flag is the last parse's: a syntax error is not "too large".
+  ASSERT_FALSE(doc.parse("[1,", limits, &err));
+  EXPECT_FALSE(err.too_large);
 
   // The default is 8 MiB.
   const std::string exact = "\"" + std::string((8u << 20) - 2, 'a') + "\"";
   ASSERT_TRUE(doc.parse(exact, Limits(), &err));
   EXPECT_EQ(doc[0].len, (8u << 20) - 2);
   EXPECT_FALSE(doc.parse(exact + " ", Limits(), &err));
-  EXPECT_EQ(err.message, "input larger than 8388608 bytes");
+  EXPECT_EQ(err.message, "input is 8388609 bytes, over the limit of 8388608 bytes");
 }
 
 TEST(JsonTest, NodeLimit) {

@@ -52,6 +52,14 @@ std::string Load(const std::string& b, const TrustedKeys& keys, std::string* sig
   return err;
 }
 
+// Why Engine::Load refuses b (kOk: it does not).
+StatusCode Code(const std::string& b, const TrustedKeys& keys) {
+  Status s;
+  auto e = Engine::Load(b.data(), b.size(), keys, &s);
+  EXPECT_EQ(e == nullptr, !s.ok());
+  return s.code();
+}
+
 // Signs `prefix` (envelope header and bundle) as SignBundle does, for
 // envelopes a test has changed on purpose.
 std::string Resign(std::string prefix, const SecretKey& key) {
@@ -116,6 +124,17 @@ TEST_F(SignedBundle, EveryFlippedByteIsRefused) {
         continue;
       }
       // Each refusal comes from the envelope, never from the bundle inside.
+      // Flags are signed: a flipped flag is a bad signature, like any byte
+      // after the key id.
+      const StatusCode code = Code(b, keys);
+      if (i < 8 || (i >= 24 && i < 32))
+        EXPECT_EQ(code, StatusCode::kCorruptBundle) << i << ": " << e;
+      else if (i < 12)
+        EXPECT_TRUE(code == StatusCode::kNewerFormat || code == StatusCode::kOlderFormat) << i << ": " << e;
+      else if (i >= 16 && i < 24)
+        EXPECT_EQ(code, StatusCode::kUntrustedKey) << i << ": " << e;
+      else
+        EXPECT_EQ(code, StatusCode::kBadSignature) << i << ": " << e;
       if (i < 8)
         EXPECT_EQ(e.rfind("not a signed gavel bundle (bad magic)", 0), 0u) << i << ": " << e;
       else if (i < 12)
@@ -141,6 +160,7 @@ TEST_F(SignedBundle, EveryTruncationIsRefused) {
   for (size_t n = 0; n < signed1_.size(); ++n) {
     const std::string e = Load(signed1_.substr(0, n), keys);
     ASSERT_FALSE(e.empty()) << n;
+    EXPECT_EQ(Code(signed1_.substr(0, n), keys), StatusCode::kCorruptBundle) << n;
     if (n < 8)
       EXPECT_EQ(e.rfind("not a signed gavel bundle", 0), 0u) << n << ": " << e;
     else if (n < kSignedHeaderSize + kSignatureSize)
@@ -164,11 +184,13 @@ TEST_F(SignedBundle, ResealedBundleIsRefusedBySignature) {
   b.replace(kSignedHeaderSize, inner.size(), inner);
   EXPECT_EQ(Load(inner, {}).find("checksum"), std::string::npos);  // the checksum passes
   EXPECT_EQ(Load(b, {k1_.public_key}).rfind("bad signature", 0), 0u);
+  EXPECT_EQ(Code(b, {k1_.public_key}), StatusCode::kBadSignature);
 }
 
 TEST_F(SignedBundle, UnknownKeyIsRefusedByItsId) {
   EXPECT_EQ(Load(signed2_, {k1_.public_key}),
             "bundle is signed by unknown key id " + Id(k2_) + " (this engine trusts key id " + Id(k1_) + ")");
+  EXPECT_EQ(Code(signed2_, {k1_.public_key}), StatusCode::kUntrustedKey);
 }
 
 // Garbage signed by an unknown key is refused for the key, not parsed.
@@ -178,6 +200,7 @@ TEST_F(SignedBundle, NothingInsideIsReadBeforeTheSignature) {
   // Signed by the trusted key, the garbage gets as far as the bundle reader.
   const std::string trusted_garbage = Resign(SignedBundlePrefix(std::string(200, 'x'), k1_.public_key.id), k1_);
   EXPECT_EQ(Load(trusted_garbage, {k1_.public_key}), "not a gavel bundle (bad magic)");
+  EXPECT_EQ(Code(trusted_garbage, {k1_.public_key}), StatusCode::kCorruptBundle);
 }
 
 TEST_F(SignedBundle, TwoTrustedKeysEitherIsAccepted) {
@@ -194,6 +217,10 @@ TEST_F(SignedBundle, TwoTrustedKeysEitherIsAccepted) {
 TEST_F(SignedBundle, UnsignedIsRefusedWhenKeysAreTrusted) {
   EXPECT_EQ(Load(bundle_, {k1_.public_key}),
             "bundle is unsigned, but this engine trusts only bundles signed by key id " + Id(k1_));
+  EXPECT_EQ(Code(bundle_, {k1_.public_key}), StatusCode::kUnsigned);
+  // Not a bundle at all is not "unsigned": it is corrupt, keys or not.
+  EXPECT_EQ(Code("not a bundle, long enough for a header: 48 bytes!", {k1_.public_key}), StatusCode::kCorruptBundle);
+  EXPECT_EQ(Code("not a bundle, long enough for a header: 48 bytes!", {}), StatusCode::kCorruptBundle);
 }
 
 TEST_F(SignedBundle, WithoutKeysBothLoadAsUnsigned) {
@@ -219,6 +246,7 @@ TEST_F(SignedBundle, NewerEnvelopeVersionIsRefusedNamingBothVersions) {
   EXPECT_EQ(Load(Resign(prefix, k1_), {k1_.public_key}),
             "signed bundle envelope version " + std::to_string(v) + " is newer than this gavel reads (version " +
                 std::to_string(kSignedFormatVersion) + "); upgrade libgavel");
+  EXPECT_EQ(Code(Resign(prefix, k1_), {k1_.public_key}), StatusCode::kNewerFormat);
 }
 
 TEST_F(SignedBundle, NewerBundleInsideAValidEnvelopeIsRefusedNamingBothVersions) {
@@ -228,6 +256,7 @@ TEST_F(SignedBundle, NewerBundleInsideAValidEnvelopeIsRefusedNamingBothVersions)
   EXPECT_EQ(Load(SignBundle(inner, k1_), {k1_.public_key}),
             "bundle format version " + std::to_string(v) + " is newer than this gavel reads (version " +
                 std::to_string(kBundleFormatVersion) + "); upgrade libgavel");
+  EXPECT_EQ(Code(SignBundle(inner, k1_), {k1_.public_key}), StatusCode::kNewerFormat);
 }
 
 TEST(KeyFiles, PublicKeyRoundTrips) {

@@ -17,6 +17,11 @@
  *   that only gavel_free() knows not to free. If *errptr already held a
  *   message, it is freed first. errptr itself may be NULL (errors are then
  *   only visible through the return value). No function prints anything.
+ * - Every such message carries a code saying why, for programs:
+ *   gavel_error_code(*errptr), one of gavel_error_t. A gateway tells a
+ *   reload refused for GAVEL_ERR_BAD_SIGNATURE from one refused for
+ *   GAVEL_ERR_NEWER_FORMAT by the code; the message is for people, and its
+ *   words may change between versions.
  * - Failure is reported, never a crash: NULL handles, zero lengths, truncated,
  *   corrupted or newer-format bundles, unsigned or wrongly signed bundles
  *   (when keys are trusted), malformed requests and requests over the
@@ -53,8 +58,9 @@
  * GAVEL_VERSION_* macros (gavel_version.h, installed beside this header) are
  * the version a program was compiled against. gavel_bundle_format() is the
  * newest bundle format the library reads. Bundles of a newer format are refused
- * with an error naming both versions ("bundle format version 3 is newer than
- * this gavel reads (version 2); upgrade libgavel").
+ * with GAVEL_ERR_NEWER_FORMAT and a message naming both versions ("bundle
+ * format version 3 is newer than this gavel reads (version 2); upgrade
+ * libgavel").
  *
  * Signed bundles
  * --------------
@@ -97,6 +103,50 @@ GAVEL_EXPORT int gavel_bundle_format(void);
 /* Frees a message or buffer this library returned through errptr or as an
  * owned char*. Accepts NULL. */
 GAVEL_EXPORT void gavel_free(void* ptr);
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Why a call failed. The values are part of the ABI: a code keeps its number
+ * for good, and new codes are added after the last one (so treat a code you
+ * do not know like GAVEL_ERR_INTERNAL). */
+typedef enum gavel_error_t {
+  GAVEL_OK = 0,
+  /* A NULL handle or piece, an empty bundle, a public key that is not one, an
+   * attribute the bundle does not declare or of the wrong type. */
+  GAVEL_ERR_INVALID_ARGUMENT = 1,
+  /* The bytes are not an intact bundle: bad magic, truncated or padded, a
+   * checksum mismatch, unknown flags, a program that does not verify. */
+  GAVEL_ERR_CORRUPT_BUNDLE = 2,
+  /* The bundle (or its signature envelope) is of a newer format than this
+   * library reads: upgrade libgavel. */
+  GAVEL_ERR_NEWER_FORMAT = 3,
+  /* ... of an older format than this library reads: compile the policy again. */
+  GAVEL_ERR_OLDER_FORMAT = 4,
+  /* Keys are trusted (gavel_options_trust_key) and the bundle is unsigned. */
+  GAVEL_ERR_UNSIGNED = 5,
+  /* The bundle is signed by a key that is not trusted. */
+  GAVEL_ERR_UNTRUSTED_KEY = 6,
+  /* The bundle is signed by a trusted key but was changed after signing. */
+  GAVEL_ERR_BAD_SIGNATURE = 7,
+  /* Memory ran out in this call -- or earlier, in a call whose failure this
+   * one reports: an attribute setter (see gavel_input_set_string) or a
+   * stream that is spent (see gavel_stream_create). */
+  GAVEL_ERR_OUT_OF_MEMORY = 8,
+  /* A body over gavel_options_set_max_request_bytes, or a bundle over the
+   * largest the format allows (256 MiB). */
+  GAVEL_ERR_TOO_LARGE = 9,
+  /* Not possible in the current state: gavel_engine_rollback with no
+   * previous bundle. */
+  GAVEL_ERR_FAILED_PRECONDITION = 10,
+  /* A failure inside the library that none of the above describes. */
+  GAVEL_ERR_INTERNAL = 11
+} gavel_error_t;
+
+/* The code of a message this library set through an errptr, or GAVEL_OK for
+ * NULL (so `gavel_error_code(err)` after any call says how it went when err
+ * started out NULL). Pass only such messages, as to gavel_free: the code is
+ * stored with the message. Allocates nothing, never fails. */
+GAVEL_EXPORT gavel_error_t gavel_error_code(const char* err);
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -313,7 +363,8 @@ GAVEL_EXPORT void gavel_stream_destroy(gavel_stream_t* stream);
  * body); pass the same one to every call. *out and *out_len receive the text to
  * forward (valid until the next call on the stream). The decision belongs to
  * `worker` as with gavel_decide. Returns NULL and sets *errptr on bad
- * arguments. */
+ * arguments, and, as gavel_decide, when a body of `input` is over the size
+ * limit (GAVEL_ERR_TOO_LARGE). */
 GAVEL_EXPORT const gavel_decision_t* gavel_stream_write(gavel_stream_t* stream, gavel_worker_t* worker,
                                                         const gavel_input_t* input, const char* piece, size_t piece_len,
                                                         const char** out, size_t* out_len, char** errptr);

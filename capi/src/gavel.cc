@@ -1,6 +1,7 @@
-// The C API over the C++ runtime: handles, error strings, hot reload with
-// rollback, shadow bundles and the decision log. Nothing thrown below may
-// leave a function here (see Guard); steady-state decisions allocate nothing.
+// The C API over the C++ runtime: handles, error messages with their codes,
+// hot reload with rollback, shadow bundles and the decision log. Nothing
+// thrown below may leave a function here (see Guard); steady-state decisions
+// allocate nothing.
 #define GAVEL_BUILDING 1
 #include "gavel.h"
 
@@ -20,6 +21,7 @@
 
 #include "engine/runtime/bundle.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/status.h"
 #include "engine/runtime/stream.h"
 
 using gavel::AttributeValue;
@@ -119,27 +121,56 @@ struct alignas(gavel::kCacheLine) gavel_worker_t {
 
 namespace {
 
-// The message of an error whose own message could not be allocated. It is
-// static, and gavel_free knows not to free it: a caller that frees every
-// message with gavel_free, as gavel.h asks, never sees the difference.
-const char kOutOfMemory[] = "out of memory";
+// The runtime's status codes are the C API's error codes, number for number:
+// gavel.h documents them, status.h defines them.
+#define GAVEL_SAME_CODE(c, k) \
+  static_assert(static_cast<int>(c) == static_cast<int>(gavel::StatusCode::k), #c " differs from StatusCode::" #k)
+GAVEL_SAME_CODE(GAVEL_OK, kOk);
+GAVEL_SAME_CODE(GAVEL_ERR_INVALID_ARGUMENT, kInvalidArgument);
+GAVEL_SAME_CODE(GAVEL_ERR_CORRUPT_BUNDLE, kCorruptBundle);
+GAVEL_SAME_CODE(GAVEL_ERR_NEWER_FORMAT, kNewerFormat);
+GAVEL_SAME_CODE(GAVEL_ERR_OLDER_FORMAT, kOlderFormat);
+GAVEL_SAME_CODE(GAVEL_ERR_UNSIGNED, kUnsigned);
+GAVEL_SAME_CODE(GAVEL_ERR_UNTRUSTED_KEY, kUntrustedKey);
+GAVEL_SAME_CODE(GAVEL_ERR_BAD_SIGNATURE, kBadSignature);
+GAVEL_SAME_CODE(GAVEL_ERR_OUT_OF_MEMORY, kOutOfMemory);
+GAVEL_SAME_CODE(GAVEL_ERR_TOO_LARGE, kTooLarge);
+GAVEL_SAME_CODE(GAVEL_ERR_FAILED_PRECONDITION, kFailedPrecondition);
+GAVEL_SAME_CODE(GAVEL_ERR_INTERNAL, kInternal);
+#undef GAVEL_SAME_CODE
+constexpr gavel_error_t kLastCode = GAVEL_ERR_INTERNAL;
 
-// Sets *errptr to the concatenated parts, malloc'd. Never throws and never
-// leaves a failure without a message: kOutOfMemory when malloc fails.
-void SetError(char** errptr, std::string_view a, std::string_view b = {}, std::string_view c = {}) noexcept {
+// A message is laid out as its text, a NUL and one byte holding its code:
+// C callers see an ordinary string, and gavel_error_code finds the code
+// after the NUL without any state beside the message.
+//
+// The message of an error whose own message could not be allocated is this
+// static one, and gavel_free knows not to free it: a caller that frees every
+// message with gavel_free, as gavel.h asks, never sees the difference.
+constexpr char kOutOfMemory[] = "out of memory\0\x08";
+static_assert(kOutOfMemory[sizeof("out of memory")] == GAVEL_ERR_OUT_OF_MEMORY, "kOutOfMemory's code byte");
+
+// Sets *errptr to the concatenated parts and their code, malloc'd. Never
+// throws and never leaves a failure without a message: kOutOfMemory when
+// malloc fails. A NUL inside a part (a caller's attribute name may hold one)
+// becomes '?', so that the text ends where C reads its end and the code
+// follows it.
+void SetError(char** errptr, gavel_error_t code, std::string_view a, std::string_view b = {},
+              std::string_view c = {}) noexcept {
   if (errptr == nullptr) return;
   gavel_free(*errptr);
-  char* copy = static_cast<char*>(std::malloc(a.size() + b.size() + c.size() + 1));
+  char* copy = static_cast<char*>(std::malloc(a.size() + b.size() + c.size() + 2));
   if (copy == nullptr) {
     *errptr = const_cast<char*>(kOutOfMemory);
     return;
   }
-  // std::copy rather than memcpy: an empty part's data() may be null, which
-  // memcpy does not allow even for zero bytes.
-  char* end = std::copy(a.begin(), a.end(), copy);
-  end = std::copy(b.begin(), b.end(), end);
-  end = std::copy(c.begin(), c.end(), end);
-  *end = '\0';
+  // std::replace_copy rather than memcpy: an empty part's data() may be
+  // null, which memcpy does not allow even for zero bytes.
+  char* end = std::replace_copy(a.begin(), a.end(), copy, '\0', '?');
+  end = std::replace_copy(b.begin(), b.end(), end, '\0', '?');
+  end = std::replace_copy(c.begin(), c.end(), end, '\0', '?');
+  end[0] = '\0';
+  end[1] = static_cast<char>(code);
   *errptr = copy;
 }
 
@@ -153,11 +184,11 @@ R Guard(const char* function, char** errptr, R failure, Body&& body) noexcept {
   try {
     return body();
   } catch (const std::bad_alloc&) {
-    SetError(errptr, function, ": out of memory");
+    SetError(errptr, GAVEL_ERR_OUT_OF_MEMORY, function, ": out of memory");
   } catch (const std::exception& ex) {
-    SetError(errptr, function, ": ", ex.what());
+    SetError(errptr, GAVEL_ERR_INTERNAL, function, ": ", ex.what());
   } catch (...) {
-    SetError(errptr, function, ": unknown exception");
+    SetError(errptr, GAVEL_ERR_INTERNAL, function, ": unknown exception");
   }
   return failure;
 }
@@ -218,13 +249,17 @@ char* Dup(const std::string& s) {
 std::shared_ptr<const Engine> LoadBundle(const char* bundle, size_t len, const gavel::TrustedKeys& trusted,
                                          char** errptr) {
   if (bundle == nullptr || len == 0) {
-    SetError(errptr, "empty bundle");
+    SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "empty bundle");
     return nullptr;
   }
-  std::string err;
-  auto e = Engine::Load(bundle, len, trusted, &err);
-  if (!e) SetError(errptr, err);
-  return e;
+  gavel::Status status;
+  auto e = Engine::Load(bundle, len, trusted, &status);
+  if (e) return e;
+  // Out of memory goes through Guard like everywhere else, so that its
+  // message names the function that ran out.
+  if (status.code() == gavel::StatusCode::kOutOfMemory) throw std::bad_alloc();
+  SetError(errptr, static_cast<gavel_error_t>(status.code()), status.message());
+  return nullptr;
 }
 
 const char* Out(std::string_view s, size_t* len) {
@@ -307,7 +342,8 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
     const gavel_input_t::Attr& a = in->attrs[i];
     const int32_t slot = gavel::FindSlot(p, a.name);
     if (slot < 0) {
-      SetError(errptr, "unknown attribute '" + a.name + "' (the policy declares no such attribute)");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT,
+               "unknown attribute '" + a.name + "' (the policy declares no such attribute)");
       return false;
     }
     Kind want;
@@ -325,19 +361,20 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
     const bool have_list = a.type == gavel_input_t::Attr::kStringList;
     const bool int_as_float = want == Kind::kFloat && have == Kind::kInt && !list && !have_list;
     if (want == Kind::kMissing || ((want != have || list != have_list) && !int_as_float)) {
-      SetError(errptr, "attribute '" + a.name + "' cannot be set from a " + AttrTypeName(a.type) +
-                           (want == Kind::kMissing ? " (set it through the JSON body)" : ""));
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT,
+               "attribute '" + a.name + "' cannot be set from a " + AttrTypeName(a.type) +
+                   (want == Kind::kMissing ? " (set it through the JSON body)" : ""));
       return false;
     }
     // The same limits the decoder applies to JSON.
     if (a.type == gavel_input_t::Attr::kStringList && a.list.size() > gavel::DecodeLimits().max_list) {
-      SetError(errptr,
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT,
                "attribute '" + a.name + "' has more than " + std::to_string(gavel::DecodeLimits().max_list) + " items");
       return false;
     }
     if (a.type == gavel_input_t::Attr::kInt && a.i < 0 &&
         (slot == gavel::kSlotRequestMaxTokens || slot == gavel::kSlotRequestInputTokens)) {
-      SetError(errptr, "attribute '" + a.name + "' must not be negative");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "attribute '" + a.name + "' must not be negative");
       return false;
     }
     AttributeValue& av = (*out)[i];
@@ -527,7 +564,7 @@ using EnginePtr = std::shared_ptr<const Engine>;
 template <typename Place>
 int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len, char** errptr, Place place) {
   if (engine == nullptr) {
-    SetError(errptr, "engine is NULL");
+    SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "engine is NULL");
     return 0;
   }
   EnginePtr e = LoadBundle(bundle, bundle_len, engine->options.trusted_keys, errptr);
@@ -536,6 +573,23 @@ int InstallBundle(gavel_engine_t* engine, const char* bundle, size_t bundle_len,
   place(engine, std::move(e));
   engine->version.fetch_add(1, std::memory_order_release);
   return 1;
+}
+
+// False with *errptr (GAVEL_ERR_TOO_LARGE) when a body of `in` is over the
+// engine's max_request_bytes. A streamed response's text is not in `in`: the
+// stream caps it itself.
+bool BodiesFit(const gavel_engine_t* engine, const gavel::DecodeInput& in, char** errptr) {
+  const size_t limit = engine->options.max_request_bytes;
+  const std::string_view bodies[] = {in.request, in.response, in.principal, in.context, in.env};
+  static const char* const kNames[] = {"request", "response", "principal", "context", "env"};
+  for (int i = 0; i < 5; ++i)
+    if (bodies[i].size() > limit) {
+      SetError(errptr, GAVEL_ERR_TOO_LARGE,
+               std::string(kNames[i]) + " body is " + std::to_string(bodies[i].size()) + " bytes; the limit is " +
+                   std::to_string(limit));
+      return false;
+    }
+  return true;
 }
 
 // Adds an attribute to the input; a failure to store it (out of memory) is
@@ -565,6 +619,11 @@ int gavel_bundle_format(void) { return static_cast<int>(gavel::kBundleFormatVers
 void gavel_free(void* ptr) {
   if (ptr != kOutOfMemory) std::free(ptr);
 }
+gavel_error_t gavel_error_code(const char* err) {
+  if (err == nullptr) return GAVEL_OK;
+  const unsigned char code = static_cast<unsigned char>(err[std::strlen(err) + 1]);
+  return code <= kLastCode ? static_cast<gavel_error_t>(code) : GAVEL_ERR_INTERNAL;
+}
 
 gavel_options_t* gavel_options_create(void) {
   return Guard("gavel_options_create", nullptr, static_cast<gavel_options_t*>(nullptr),
@@ -579,14 +638,14 @@ void gavel_options_set_max_request_bytes(gavel_options_t* options, size_t bytes)
 int gavel_options_trust_key(gavel_options_t* options, const char* public_key, size_t public_key_len, char** errptr) {
   return Guard("gavel_options_trust_key", errptr, 0, [&] {
     if (options == nullptr) {
-      SetError(errptr, "options is NULL");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "options is NULL");
       return 0;
     }
     gavel::PublicKey key;
     std::string err;
     if (!gavel::ParsePublicKey(std::string_view(public_key ? public_key : "", public_key ? public_key_len : 0), &key,
                                &err)) {
-      SetError(errptr, "not a public key: ", err);
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "not a public key: ", err);
       return 0;
     }
     for (const gavel::PublicKey& k : options->trusted_keys)
@@ -624,12 +683,12 @@ int gavel_engine_reload(gavel_engine_t* engine, const char* bundle, size_t bundl
 int gavel_engine_rollback(gavel_engine_t* engine, char** errptr) {
   return Guard("gavel_engine_rollback", errptr, 0, [&] {
     if (engine == nullptr) {
-      SetError(errptr, "engine is NULL");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "engine is NULL");
       return 0;
     }
     std::lock_guard<std::mutex> lock(engine->mu);
     if (!engine->previous) {
-      SetError(errptr, "no previous bundle to roll back to");
+      SetError(errptr, GAVEL_ERR_FAILED_PRECONDITION, "no previous bundle to roll back to");
       return 0;
     }
     std::swap(engine->previous, engine->state.active);
@@ -712,7 +771,7 @@ void gavel_engine_set_decision_log(gavel_engine_t* engine, gavel_log_fn fn, void
 gavel_worker_t* gavel_worker_create(gavel_engine_t* engine, char** errptr) {
   return Guard("gavel_worker_create", errptr, static_cast<gavel_worker_t*>(nullptr), [&]() -> gavel_worker_t* {
     if (engine == nullptr) {
-      SetError(errptr, "engine is NULL");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "engine is NULL");
       return nullptr;
     }
     auto* w = new gavel_worker_t();
@@ -785,23 +844,16 @@ const gavel_decision_t* gavel_decide(gavel_worker_t* w, const gavel_input_t* inp
   using Result = const gavel_decision_t*;
   return Guard("gavel_decide", errptr, static_cast<Result>(nullptr), [&]() -> Result {
     if (w == nullptr || input == nullptr) {
-      SetError(errptr, w == nullptr ? "worker is NULL" : "input is NULL");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, w == nullptr ? "worker is NULL" : "input is NULL");
       return nullptr;
     }
     if (input->out_of_memory) {
-      SetError(errptr, "an attribute could not be stored (out of memory); clear the input and set it again");
+      SetError(errptr, GAVEL_ERR_OUT_OF_MEMORY,
+               "an attribute could not be stored (out of memory); clear the input and set it again");
       return nullptr;
     }
+    if (!BodiesFit(w->engine, input->in, errptr)) return nullptr;
     const size_t limit = w->engine->options.max_request_bytes;
-    const std::string_view bodies[] = {input->in.request, input->in.response, input->in.principal, input->in.context,
-                                       input->in.env};
-    static const char* const kNames[] = {"request", "response", "principal", "context", "env"};
-    for (int i = 0; i < 5; ++i)
-      if (bodies[i].size() > limit) {
-        SetError(errptr, std::string(kNames[i]) + " body is " + std::to_string(bodies[i].size()) +
-                             " bytes; the limit is " + std::to_string(limit));
-        return nullptr;
-      }
     RefreshSnapshot(w);
     const Engine& engine = *w->snap.active;
     gavel::DecideOptions opts;
@@ -941,7 +993,7 @@ const char* gavel_decision_json(const gavel_decision_t* d, size_t* len) {
 gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_bytes, char** errptr) {
   return Guard("gavel_stream_create", errptr, static_cast<gavel_stream_t*>(nullptr), [&]() -> gavel_stream_t* {
     if (engine == nullptr) {
-      SetError(errptr, "engine is NULL");
+      SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "engine is NULL");
       return nullptr;
     }
     std::shared_ptr<const Engine> e;
@@ -954,7 +1006,9 @@ gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_byte
     if (holdback_bytes) opts.holdback = static_cast<uint32_t>(std::min<size_t>(holdback_bytes, 1u << 20));
     std::string err;
     if (!s->rs.Begin(std::move(e), opts, &err)) {
-      SetError(errptr, err);
+      // The bundle loaded, so its screening stream cannot fail to open for
+      // anything the caller did.
+      SetError(errptr, GAVEL_ERR_INTERNAL, err);
       return nullptr;
     }
     return s.release();
@@ -970,24 +1024,29 @@ const gavel_decision_t* StreamStep(gavel_stream_t* s, gavel_worker_t* w, const g
   if (out) *out = "";
   if (out_len) *out_len = 0;
   if (s == nullptr || w == nullptr || input == nullptr) {
-    SetError(errptr, s == nullptr ? "stream is NULL" : w == nullptr ? "worker is NULL" : "input is NULL");
+    SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT,
+             s == nullptr   ? "stream is NULL"
+             : w == nullptr ? "worker is NULL"
+                            : "input is NULL");
     return nullptr;
   }
   if (piece == nullptr && len) {
-    SetError(errptr, "piece is NULL");
+    SetError(errptr, GAVEL_ERR_INVALID_ARGUMENT, "piece is NULL");
     return nullptr;
   }
   if (s->failed) {
-    SetError(errptr, "the stream failed earlier (out of memory): end the response");
+    SetError(errptr, GAVEL_ERR_OUT_OF_MEMORY, "the stream failed earlier (out of memory): end the response");
     return nullptr;
   }
   if (input->out_of_memory) {
-    SetError(errptr, "an attribute could not be stored (out of memory); clear the input and set it again");
+    SetError(errptr, GAVEL_ERR_OUT_OF_MEMORY,
+             "an attribute could not be stored (out of memory); clear the input and set it again");
     return nullptr;
   }
   const std::shared_ptr<const Engine>& engine = s->rs.engine();
   gavel::DecodeInput in = input->in;
   in.response = std::string_view();
+  if (!BodiesFit(w->engine, in, errptr)) return nullptr;
   if (input->nattrs) {
     if (!ResolveAttributes(w, engine->program(), input, &w->attributes, errptr)) return nullptr;
     in.attributes = w->attributes.data();

@@ -19,7 +19,10 @@
 //   ("shadow differences counted, ... reported");
 // - a failed call "left the previous decision torn";
 // - with no memory left for the message, errptr stayed NULL ("failed
-//   without an error message").
+//   without an error message");
+// - a failure for lack of memory must carry GAVEL_ERR_OUT_OF_MEMORY, also in
+//   the static message, so a gateway can tell it from a refused bundle ("its
+//   code is").
 #include <cerrno>
 #include <cstdarg>
 #include <cstddef>
@@ -250,6 +253,8 @@ void CheckFailed(const char* what, char** err) {
     Problem("%s failed without an error message", what);
   } else if (std::strstr(*err, "out of memory") == nullptr) {
     Problem("%s failed for lack of memory, but says: %s", what, *err);
+  } else if (gavel_error_code(*err) != GAVEL_ERR_OUT_OF_MEMORY) {
+    Problem("%s failed for lack of memory, but its code is %d: %s", what, gavel_error_code(*err), *err);
   } else if (std::strcmp(*err, "out of memory") == 0) {
     ++static_messages;  // every other message names the function
   }
@@ -293,6 +298,8 @@ const gavel_decision_t* Decide(const char* what, gavel_worker_t* w, gavel_input_
       // The setters ran out of memory earlier: gavel_decide reports it.
       if (err == nullptr || std::strstr(err, "out of memory") == nullptr)
         Problem("%s: an attribute setter failed, but gavel_decide says: %s", what, err ? err : "(nothing)");
+      else if (gavel_error_code(err) != GAVEL_ERR_OUT_OF_MEMORY)
+        Problem("%s: an attribute setter failed, but its code is %d: %s", what, gavel_error_code(err), err);
       gavel_free(err);
       err = nullptr;
       gavel_input_clear(in);

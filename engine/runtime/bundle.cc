@@ -14,14 +14,25 @@ namespace {
 const char kMagic[8] = {'G', 'A', 'V', 'E', 'L', 'B', 'N', 'D'};
 const char kSignedMagic[8] = {'G', 'A', 'V', 'E', 'L', 'S', 'I', 'G'};
 
+Status Corrupt(std::string message) { return Status(StatusCode::kCorruptBundle, std::move(message)); }
+
 // A format version other than `reads`, in words that say which side to upgrade.
-std::string VersionMismatch(const char* what, uint32_t version, uint32_t reads) {
+Status VersionMismatch(const char* what, uint32_t version, uint32_t reads) {
   const std::string v = std::to_string(version), r = std::to_string(reads);
   if (version > reads)
-    return std::string(what) + " version " + v + " is newer than this gavel reads (version " + r +
-           "); upgrade libgavel";
-  return std::string(what) + " version " + v + " is older than this gavel reads (version " + r +
-         "); compile the policy again with this policyc";
+    return Status(
+        StatusCode::kNewerFormat,
+        std::string(what) + " version " + v + " is newer than this gavel reads (version " + r + "); upgrade libgavel");
+  return Status(StatusCode::kOlderFormat, std::string(what) + " version " + v +
+                                              " is older than this gavel reads (version " + r +
+                                              "); compile the policy again with this policyc");
+}
+
+// A size field over the format's maximum. Over the maximum itself, the bytes
+// are too large; otherwise only the header says so, and the header is wrong.
+Status OverMaximum(const char* what, size_t size, size_t maximum) {
+  return Status(size > maximum ? StatusCode::kTooLarge : StatusCode::kCorruptBundle,
+                std::string(what) + " larger than the maximum");
 }
 
 std::string KeyIdList(const TrustedKeys& keys) {
@@ -357,24 +368,26 @@ std::string WriteBundle(Program* p) {
   return std::move(w.out());
 }
 
-std::string OpenBundle(const void* data, size_t size, const TrustedKeys& trusted, OpenedBundle* out) {
+Status OpenBundle(const void* data, size_t size, const TrustedKeys& trusted, OpenedBundle* out) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   const bool enveloped = data != nullptr && size >= 8 && std::memcmp(bytes, kSignedMagic, 8) == 0;
   if (!enveloped) {
     if (!trusted.empty()) {
       if (data != nullptr && size >= 8 && std::memcmp(bytes, kMagic, 8) == 0)
-        return "bundle is unsigned, but this engine trusts only bundles signed by key id " + KeyIdList(trusted);
-      return "not a signed gavel bundle (bad magic); this engine trusts only bundles signed by key id " +
-             KeyIdList(trusted);
+        return Status(StatusCode::kUnsigned,
+                      "bundle is unsigned, but this engine trusts only bundles signed by key id " + KeyIdList(trusted));
+      return Corrupt("not a signed gavel bundle (bad magic); this engine trusts only bundles signed by key id " +
+                     KeyIdList(trusted));
     }
     out->bytes = bytes;
     out->size = data == nullptr ? 0 : size;
     out->signer = "unsigned";
-    return "";
+    return Status();
   }
   // Fixed offsets only until the signature is verified.
   if (size < kSignedHeaderSize + kSignatureSize)
-    return "signed bundle truncated: " + std::to_string(size) + " bytes is shorter than its header and signature";
+    return Corrupt("signed bundle truncated: " + std::to_string(size) +
+                   " bytes is shorter than its header and signature");
   uint32_t version, flags;
   uint64_t total;
   KeyId id;
@@ -383,10 +396,11 @@ std::string OpenBundle(const void* data, size_t size, const TrustedKeys& trusted
   std::memcpy(id.data(), bytes + 16, id.size());
   std::memcpy(&total, bytes + 24, 8);
   if (version != kSignedFormatVersion) return VersionMismatch("signed bundle envelope", version, kSignedFormatVersion);
-  if (total > kMaxBundleSize + kSignedHeaderSize + kSignatureSize) return "signed bundle larger than the maximum";
+  constexpr size_t kMaxSigned = kMaxBundleSize + kSignedHeaderSize + kSignatureSize;
+  if (total > kMaxSigned) return OverMaximum("signed bundle", size, kMaxSigned);
   if (total != size)
-    return "signed bundle truncated or padded: its header says " + std::to_string(total) + " bytes, got " +
-           std::to_string(size);
+    return Corrupt("signed bundle truncated or padded: its header says " + std::to_string(total) + " bytes, got " +
+                   std::to_string(size));
   const size_t signed_size = size - kSignatureSize;
   std::string signer = "unsigned";
   if (!trusted.empty()) {
@@ -400,18 +414,18 @@ std::string OpenBundle(const void* data, size_t size, const TrustedKeys& trusted
       }
     }
     if (!known)
-      return "bundle is signed by unknown key id " + KeyIdHex(id) + " (this engine trusts key id " +
-             KeyIdList(trusted) + ")";
+      return Status(StatusCode::kUntrustedKey, "bundle is signed by unknown key id " + KeyIdHex(id) +
+                                                   " (this engine trusts key id " + KeyIdList(trusted) + ")");
     if (!valid)
-      return "bad signature: the bundle is not what key id " + KeyIdHex(id) +
-             " signed (tampered with or corrupted after signing)";
+      return Status(StatusCode::kBadSignature, "bad signature: the bundle is not what key id " + KeyIdHex(id) +
+                                                   " signed (tampered with or corrupted after signing)");
     signer = KeyIdHex(id);
   }
-  if (flags != 0) return "signed bundle has unknown flags";
+  if (flags != 0) return Corrupt("signed bundle has unknown flags");
   out->bytes = bytes + kSignedHeaderSize;
   out->size = signed_size - kSignedHeaderSize;
   out->signer = std::move(signer);
-  return "";
+  return Status();
 }
 
 std::string SignedBundlePrefix(const std::string& bundle, const KeyId& id) {
@@ -425,41 +439,44 @@ std::string SignedBundlePrefix(const std::string& bundle, const KeyId& id) {
   return std::move(w.out());
 }
 
-std::string ReadBundle(const void* data, size_t size, Program* out) {
+Status ReadBundle(const void* data, size_t size, Program* out) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   if (data == nullptr || size < kBundleHeaderSize)
-    return "bundle truncated: " + std::to_string(size) + " bytes is shorter than the header";
-  if (std::memcmp(bytes, kMagic, 8) != 0) return "not a gavel bundle (bad magic)";
+    return Corrupt("bundle truncated: " + std::to_string(size) + " bytes is shorter than the header");
+  if (std::memcmp(bytes, kMagic, 8) != 0) return Corrupt("not a gavel bundle (bad magic)");
   uint32_t version, flags;
   uint64_t total;
   std::memcpy(&version, bytes + 8, 4);
   std::memcpy(&flags, bytes + 12, 4);
   std::memcpy(&total, bytes + 16, 8);
   if (version != kBundleFormatVersion) return VersionMismatch("bundle format", version, kBundleFormatVersion);
-  if (flags != 0) return "bundle has unknown flags";
+  if (flags != 0) return Corrupt("bundle has unknown flags");
   for (size_t i = 40; i < kBundleHeaderSize; ++i)
-    if (bytes[i] != 0) return "bundle header has non-zero reserved bytes";
-  if (total > kMaxBundleSize) return "bundle larger than the maximum";
+    if (bytes[i] != 0) return Corrupt("bundle header has non-zero reserved bytes");
+  if (total > kMaxBundleSize) return OverMaximum("bundle", size, kMaxBundleSize);
   if (total != size)
-    return "bundle truncated or padded: header says " + std::to_string(total) + " bytes, got " + std::to_string(size);
+    return Corrupt("bundle truncated or padded: header says " + std::to_string(total) + " bytes, got " +
+                   std::to_string(size));
   XXH128_hash_t h = XXH3_128bits(bytes + kBundleHeaderSize, size - kBundleHeaderSize);
   XXH128_canonical_t canon;
   XXH128_canonicalFromHash(&canon, h);
-  if (std::memcmp(canon.digest, bytes + 24, 16) != 0) return "bundle checksum mismatch (corrupted)";
+  if (std::memcmp(canon.digest, bytes + 24, 16) != 0) return Corrupt("bundle checksum mismatch (corrupted)");
   Program p;
   std::memcpy(p.hash.data(), canon.digest, 16);
   Reader r(bytes + kBundleHeaderSize, size - kBundleHeaderSize);
   ReadBody(r, &p);
-  if (!r.ok()) return "malformed bundle: " + r.error();
+  if (!r.ok()) return Corrupt("malformed bundle: " + r.error());
   // Link in place: linked constants point into the program's own strings,
   // which a move of a short std::string would not keep.
   *out = std::move(p);
+  // The verifier speaks in words; everything it refuses is a program that
+  // does not verify, so this boundary gives it its code.
   std::string err = VerifyAndLink(out);
   if (!err.empty()) {
     *out = Program();
-    return "invalid bundle: " + err;
+    return Corrupt("invalid bundle: " + err);
   }
-  return "";
+  return Status();
 }
 
 std::string HashHex(const Program& p) {

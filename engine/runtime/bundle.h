@@ -10,6 +10,7 @@
 
 #include "engine/runtime/program.h"
 #include "engine/runtime/signature.h"
+#include "engine/runtime/status.h"
 
 namespace gavel {
 
@@ -58,10 +59,13 @@ struct OpenedBundle {
 
 // Checks the signature envelope, if any, against `trusted` before anything
 // inside it is read. With trusted keys, only a bundle signed by one of them
-// passes. Returns "" and fills *out (pointing into data), else what is wrong
-// ("bundle is unsigned, but this engine trusts only signed bundles",
-// "bundle is signed by unknown key id 0123456789abcdef", "bad signature ...").
-std::string OpenBundle(const void* data, size_t size, const TrustedKeys& trusted, OpenedBundle* out);
+// passes. Returns ok and fills *out (pointing into data), else what is wrong:
+// kUnsigned ("bundle is unsigned, but this engine trusts only bundles signed
+// by key id ..."), kUntrustedKey ("bundle is signed by unknown key id
+// 0123456789abcdef ..."), kBadSignature ("bad signature: ..."),
+// kNewerFormat/kOlderFormat (the envelope's version), kCorruptBundle (bad
+// magic, truncated or padded, unknown flags), kTooLarge.
+Status OpenBundle(const void* data, size_t size, const TrustedKeys& trusted, OpenedBundle* out);
 
 // The bytes a signer signs for `bundle` with the key `id`: the envelope's
 // header and the bundle. Appending the 64-byte signature of exactly these
@@ -72,9 +76,12 @@ std::string SignedBundlePrefix(const std::string& bundle, const KeyId& id);
 std::string WriteBundle(Program* p);
 
 // Parses, checks and links a bundle (the bytes inside an envelope: OpenBundle
-// comes first). Returns an empty string on success, else what is wrong
-// ("bundle truncated: header says 1234 bytes, got 1000").
-std::string ReadBundle(const void* data, size_t size, Program* out);
+// comes first). Returns ok, else what is wrong: kNewerFormat/kOlderFormat
+// (the format version), kTooLarge (over kMaxBundleSize), kCorruptBundle
+// (everything else: "bundle truncated or padded: header says 1234 bytes, got
+// 1000", "malformed bundle: ...", "invalid bundle: ..." when the program
+// does not verify). *out is left empty on failure.
+Status ReadBundle(const void* data, size_t size, Program* out);
 
 // "xxh3:" and 32 hex digits.
 std::string HashHex(const Program& p);

@@ -4,6 +4,7 @@
 #include "engine/runtime/decode.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -27,6 +28,15 @@ struct Ctx {
 };
 
 std::string Got(const Node& n) { return std::string("got ") + json::type_name(n.type); }
+
+// Where an integer is expected: any JSON number whose exact value is a whole
+// number in int64 (Node::integral), so 300, 300.0 and 3e2 are 300. What else
+// a number was, in words (without echoing it).
+std::string GotNotInteger(const Node& n) {
+  if (n.type != Type::Number) return Got(n);
+  return std::fabs(n.num) >= 9223372036854775808.0 ? "got a number outside the 64-bit integer range"
+                                                   : "got a number with a fractional part";
+}
 
 // A field's name, rendered only when an error needs it: decoding a valid body
 // must not build strings.
@@ -277,9 +287,7 @@ bool Tools(Ctx& c, const Document& d, uint32_t arr, const char* field, Value* ou
 bool IntField(Ctx& c, const Document& d, uint32_t obj, const char* key, const char* field, Value* out) {
   uint32_t v = d.find(obj, key);
   if (v == kNone || d[v].type == Type::Null) return true;
-  if (d[v].type != Type::Number || !d[v].is_int)
-    return Fail(c, field,
-                "expected an integer, " + (d[v].type == Type::Number ? std::string("got a fraction") : Got(d[v])));
+  if (d[v].type != Type::Number || !d[v].integral) return Fail(c, field, "expected an integer, " + GotNotInteger(d[v]));
   if (d[v].i < 0) return Fail(c, field, "must not be negative");
   *out = Value::Int(d[v].i);
   return true;
@@ -332,8 +340,12 @@ bool CheckDuplicateKeys(Ctx& c, const Document& d, const char* root, std::vector
 
 bool Parse(Ctx& c, Document* d, std::string_view body, const char* root, std::vector<std::string_view>* keys) {
   json::Error je;
-  if (!d->parse(body, c.limits.json, &je))
+  if (!d->parse(body, c.limits.json, &je)) {
+    // A body over the cap was not read: saying where its JSON went wrong
+    // ("at byte 0") would send the caller looking for a syntax error.
+    if (je.too_large) return Fail(c, root, je.message);
     return Fail(c, root, "invalid JSON at byte " + std::to_string(je.offset) + ": " + je.message);
+  }
   if ((*d)[0].type != Type::Object) return Fail(c, root, "expected a JSON object, " + Got((*d)[0]));
   return CheckDuplicateKeys(c, *d, root, keys);
 }
@@ -541,7 +553,7 @@ bool Scalar(Ctx& c, const Document& d, uint32_t v, Kind want, const Path& path, 
       *out = Str(n);
       return true;
     case Kind::kInt:
-      if (n.type != Type::Number || !n.is_int) return Fail(c, path.str(), "expected an integer, " + Got(n));
+      if (n.type != Type::Number || !n.integral) return Fail(c, path.str(), "expected an integer, " + GotNotInteger(n));
       *out = Value::Int(n.i);
       return true;
     case Kind::kFloat:
@@ -591,7 +603,7 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
       return Scalar(c, d, v, Kind::kString, field, out);
     case SlotType::kDuration: {
       int64_t ms;
-      if (n.type == Type::Number && n.is_int) {
+      if (n.type == Type::Number && n.integral) {
         *out = Value::Duration(n.i);
         return true;
       }
@@ -788,7 +800,7 @@ bool DecodeAll(const Program& p, const DecodeInput& in, const DecodeLimits& limi
     uint32_t t = d.find(0, "time");
     if (t != kNone && d[t].type != Type::Null) {
       int64_t secs;
-      if (d[t].type == Type::Number && d[t].is_int) {
+      if (d[t].type == Type::Number && d[t].integral) {
         slots[kSlotEnvTime] = Value::Int(d[t].i);
       } else if (d[t].type == Type::String && ParseRfc3339(std::string_view(d[t].str, d[t].len), &secs)) {
         slots[kSlotEnvTime] = Value::Int(secs);

@@ -7,30 +7,50 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <new>
 
 #include "engine/runtime/bundle.h"
 
 namespace gavel {
 
-std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, std::string* err) {
-  return Load(data, size, {}, err);
+std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
+                                           Status* status) {
+  Status s;
+  std::shared_ptr<Engine> engine;
+  try {
+    OpenedBundle opened;
+    s = OpenBundle(data, size, trusted, &opened);
+    if (s.ok()) {
+      auto p = std::make_unique<Program>();
+      s = ReadBundle(opened.bytes, opened.size, p.get());
+      if (s.ok()) {
+        engine = std::shared_ptr<Engine>(new Engine());
+        engine->program_ = std::move(p);
+        engine->hash_hex_ = HashHex(*engine->program_);
+        engine->signer_ = std::move(opened.signer);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    // Everything allocated so far has been released by the unwinding. The
+    // message fits in std::string's inline buffer: recording it allocates
+    // nothing.
+    s = Status(StatusCode::kOutOfMemory, "out of memory");
+    engine.reset();
+  }
+  if (status) *status = std::move(s);
+  return engine;
 }
 
 std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
                                            std::string* err) {
-  OpenedBundle opened;
-  std::string e = OpenBundle(data, size, trusted, &opened);
-  auto p = std::make_unique<Program>();
-  if (e.empty()) e = ReadBundle(opened.bytes, opened.size, p.get());
-  if (!e.empty()) {
-    if (err) *err = e;
-    return nullptr;
-  }
-  auto engine = std::shared_ptr<Engine>(new Engine());
-  engine->program_ = std::move(p);
-  engine->hash_hex_ = HashHex(*engine->program_);
-  engine->signer_ = std::move(opened.signer);
+  Status s;
+  auto engine = Load(data, size, trusted, &s);
+  if (!engine && err) *err = s.message();
   return engine;
+}
+
+std::shared_ptr<const Engine> Engine::Load(const void* data, size_t size, std::string* err) {
+  return Load(data, size, {}, err);
 }
 
 std::shared_ptr<const Engine> Engine::FromProgram(std::unique_ptr<Program> p) {

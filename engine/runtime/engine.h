@@ -1,7 +1,7 @@
 // The runtime's entry points: an Engine is a loaded, verified bundle, immutable
 // and shared by threads; a Worker is one thread's scratch and decides requests
-// against any engine. Engine failures are status strings; errors inside rules
-// are part of the decision.
+// against any engine. Engine failures are a Status (status.h); errors inside
+// rules are part of the decision.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
 #include "engine/runtime/signature.h"
+#include "engine/runtime/status.h"
 #include "engine/runtime/vm.h"
 #include "engine/screen/screen.h"
 
@@ -22,9 +23,14 @@ namespace gavel {
 
 class Engine {
  public:
-  // Loads a bundle from bytes. Returns nullptr and *err when it is refused.
+  // Loads a bundle from bytes. Returns nullptr and *status (status may be
+  // null) when it is refused: the codes of OpenBundle and ReadBundle
+  // (bundle.h), and kOutOfMemory, which Load reports rather than throws.
   // With trusted keys, the bundle must be signed by one of them, and the
-  // signature is verified before anything else is read (bundle.h).
+  // signature is verified before anything else is read.
+  static std::shared_ptr<const Engine> Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
+                                            Status* status);
+  // The same, for tools that only print why: *err is the status's message.
   static std::shared_ptr<const Engine> Load(const void* data, size_t size, std::string* err);
   static std::shared_ptr<const Engine> Load(const void* data, size_t size, const std::vector<PublicKey>& trusted,
                                             std::string* err);

@@ -177,6 +177,7 @@ class Parser {
  private:
   bool Fail(const char* at, const char* message);
   bool FailLimit(const char* at, const char* prefix, uint64_t n, const char* suffix);
+  bool FailTooLarge(size_t size, size_t limit);
   // Appends a zeroed node for the value starting at `at`; npos if the node
   // limit is hit (the error is already recorded).
   uint32_t AddNode(Type type, const char* at);
@@ -222,6 +223,18 @@ bool Parser::FailLimit(const char* at, const char* prefix, uint64_t n, const cha
   return false;
 }
 
+bool Parser::FailTooLarge(size_t size, size_t limit) {
+  if (err_ != nullptr) {
+    err_->offset = 0;
+    err_->message =
+        "input is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(limit) + " bytes";
+    err_->too_large = true;
+  }
+  doc_.nodes_.clear();
+  doc_.stack_.clear();
+  return false;
+}
+
 inline uint32_t Parser::AddNode(Type type, const char* at) {
   const size_t idx = doc_.nodes_.size();
   if (idx >= limits_.max_nodes) {
@@ -231,6 +244,7 @@ inline uint32_t Parser::AddNode(Type type, const char* at) {
   Node& n = doc_.nodes_.emplace_back();
   n.type = type;
   n.is_int = false;
+  n.integral = false;
   n.next = static_cast<uint32_t>(idx + 1);
   n.count = 0;
   n.offset = static_cast<uint32_t>(at - begin_);
@@ -376,6 +390,41 @@ bool Parser::ParseEscapedString(const char*& cur, const char* content, const cha
   return true;
 }
 
+namespace {
+
+// Whether a number written with a fraction or an exponent (integer digits
+// [ib, ie), fraction digits [fb, fe), both null without a fraction, and
+// exponent exp) is exactly a whole number that fits int64; if so, *out is
+// it. Decided on the digits, not on the double, which rounds
+// (300.00000000000000001 is not whole, and 9007199254740993.0 is not
+// 9007199254740992).
+bool IntegralValue(bool neg, const char* ib, const char* ie, const char* fb, const char* fe, int64_t exp,
+                   int64_t* out) {
+  const size_t ni = static_cast<size_t>(ie - ib), n = ni + static_cast<size_t>(fe - fb);
+  auto digit = [&](size_t k) { return k < ni ? ib[k] : fb[k - ni]; };
+  size_t first = 0;
+  while (first < n && digit(first) == '0') ++first;
+  if (first == n) {
+    *out = 0;
+    return true;
+  }
+  size_t last = n;  // one past the last nonzero digit
+  while (digit(last - 1) == '0') --last;
+  // The value is digits [first, last) times 10^scale; exp is clamped far
+  // below overflow, so this cannot overflow.
+  const int64_t scale = exp - static_cast<int64_t>(fe - fb) + static_cast<int64_t>(n - last);
+  if (scale < 0) return false;                                        // a nonzero digit after the point
+  if (static_cast<int64_t>(last - first) + scale > 19) return false;  // 10^19 and up: not an int64
+  uint64_t v = 0;
+  for (size_t k = first; k < last; ++k) v = v * 10 + static_cast<uint64_t>(digit(k) - '0');
+  for (int64_t k = 0; k < scale; ++k) v *= 10;  // at most 19 digits: fits uint64
+  if (neg ? v > kTwoPow63 : v >= kTwoPow63) return false;
+  *out = v == kTwoPow63 ? INT64_MIN : neg ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  return true;
+}
+
+}  // namespace
+
 bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
   const char* const start = cur;
   const char* s = cur;
@@ -397,6 +446,8 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
   int64_t lead_exp = 0;
   bool seen_nonzero = false;
   const char* const int_begin = s;
+  const char* frac_begin = nullptr;
+  const char* frac_end = nullptr;
   if (*s == '0') {
     ++s;
     if (s < end_ && IsDigit(*s)) {
@@ -415,6 +466,7 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
     }
     lead_exp = (s - int_begin) - 1;
   }
+  const char* const int_end = s;
   bool is_int = true;
   if (s < end_ && *s == '.') {
     is_int = false;
@@ -422,7 +474,7 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
     if (s == end_ || !IsDigit(*s)) {
       return Fail(s, "expected digit after decimal point");
     }
-    const char* const frac_begin = s;
+    frac_begin = s;
     while (s < end_ && IsDigit(*s)) {
       const uint64_t d = static_cast<uint64_t>(*s - '0');
       if (!seen_nonzero && d != 0) {
@@ -442,6 +494,7 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
       }
       ++s;
     }
+    frac_end = s;
   }
   int64_t exp = 0;
   if (s < end_ && (*s == 'e' || *s == 'E')) {
@@ -465,18 +518,19 @@ bool Parser::ParseNumber(const char*& cur, uint32_t idx) {
   Node& n = doc_.nodes_[idx];
   if (is_int && !truncated) {
     if (!neg && mant < kTwoPow63) {
-      n.is_int = true;
+      n.is_int = n.integral = true;
       n.i = static_cast<int64_t>(mant);
       n.num = static_cast<double>(mant);
       return true;
     }
     if (neg && mant <= kTwoPow63) {
-      n.is_int = true;
+      n.is_int = n.integral = true;
       n.i = mant == kTwoPow63 ? INT64_MIN : -static_cast<int64_t>(mant);
       n.num = -static_cast<double>(mant);  // "-0" gives -0.0.
       return true;
     }
   }
+  if (!is_int) n.integral = IntegralValue(neg, int_begin, int_end, frac_begin, frac_end, exp, &n.i);
   if (!truncated) {
     if (mant == 0) {
       n.num = neg ? -0.0 : 0.0;
@@ -555,12 +609,9 @@ bool Parser::Run() {
   nodes.clear();
   stack.clear();
   const size_t size = static_cast<size_t>(end_ - begin_);
-  if (size > limits_.max_bytes) {
-    return FailLimit(begin_, "input larger than ", limits_.max_bytes, " bytes");
-  }
-  if (size > kMaxAddressable) {
-    return FailLimit(begin_, "input larger than ", kMaxAddressable, " bytes");
-  }
+  if (err_ != nullptr) err_->too_large = false;
+  if (size > limits_.max_bytes) return FailTooLarge(size, limits_.max_bytes);
+  if (size > kMaxAddressable) return FailTooLarge(size, kMaxAddressable);
   // Grow only: resizing down and up again would refill with zeros each time.
   if (doc_.buf_.size() < size) doc_.buf_.resize(size);
   out_ = doc_.buf_.data();

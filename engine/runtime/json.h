@@ -21,7 +21,12 @@ const char* type_name(Type t);
 
 struct Node {
   Type type;
-  bool is_int;      // Number only: no fraction/exponent and fits int64.
+  bool is_int;  // Number only: no fraction/exponent and fits int64.
+  // Number only: the exact value is a whole number that fits int64, however
+  // it is written: 300, 300.0, 3e2, 3.00E+2 and 30000e-2 are all 300 (-0.0
+  // is 0); 300.5, 3.001e2 and 1e19 are not. Where an integer is expected,
+  // this is what counts (is_int implies it).
+  bool integral;
   uint32_t next;    // Index one past this node's whole subtree (next sibling).
   uint32_t count;   // Array: element count; Object: member count; else 0.
   uint32_t offset;  // Byte offset of the value's first character in the input.
@@ -29,7 +34,7 @@ struct Node {
   const char* str;  // String: unescaped UTF-8 bytes (into the input when the
                     // literal has no escapes, else into the document's
                     // buffer).
-  int64_t i;        // Number with is_int.
+  int64_t i;        // Number with integral (or is_int).
   double num;       // Number: value as double (always set).
 };
 // Layout: node 0 is the root. An Array's elements follow it in order, each a
@@ -45,6 +50,10 @@ struct Limits {
 struct Error {
   size_t offset = 0;    // Byte offset in the input.
   std::string message;  // Plain words; never contains input bytes.
+  // The input is over Limits::max_bytes (or 4 GiB) and was not read at all:
+  // it is not invalid JSON, and offset means nothing. The message gives both
+  // sizes ("input is 9000000 bytes, over the limit of 8388608 bytes").
+  bool too_large = false;
 };
 
 namespace internal {

@@ -39,12 +39,13 @@ void Reseal(std::string* b) {
 
 void LoadAndDecide(const std::string& bytes) {
   Program p;
-  const std::string err = ReadBundle(bytes.data(), bytes.size(), &p);
-  std::string load_err;
-  std::shared_ptr<const Engine> engine = Engine::Load(bytes.data(), bytes.size(), &load_err);
-  Check((engine != nullptr) == err.empty(), "ReadBundle and Engine::Load disagree");
+  const Status read = ReadBundle(bytes.data(), bytes.size(), &p);
+  Status load;
+  std::shared_ptr<const Engine> engine = Engine::Load(bytes.data(), bytes.size(), {}, &load);
+  Check((engine != nullptr) == read.ok(), "ReadBundle and Engine::Load disagree");
   if (!engine) {
-    Check(!load_err.empty(), "a refused bundle has no message");
+    Check(load.code() == read.code(), "ReadBundle and Engine::Load refuse with different codes");
+    Check(!load.message().empty(), "a refused bundle has no message");
     return;
   }
   Check(WriteBundle(&p) == bytes, "a loaded bundle does not serialize back to its bytes");

@@ -46,7 +46,11 @@ Errors
 Everything the C API reports through ``char** errptr`` (a refused bundle, an
 unknown or wrongly typed attribute, a body over the size limit, rollback
 without a previous bundle) is raised as ``GavelError`` with the library's
-message. A request body that is not valid JSON or not OpenAI-shaped is *not*
+message and its ``code``, an ``ErrorCode`` (``gavel_error_t``): a gateway
+acts on ``e.code`` (``ErrorCode.BAD_SIGNATURE``, ``ErrorCode.NEWER_FORMAT``,
+...), never on the words. Misuse the binding itself detects (a closed
+engine, a worker used by two threads) raises ``GavelError`` with code
+``None``. A request body that is not valid JSON or not OpenAI-shaped is *not*
 an error: it is a deny ``Decision`` with status 400 and code
 ``"invalid_request"``. Python values the binding cannot pass at all raise
 ``TypeError`` / ``ValueError`` / ``OverflowError``.
@@ -54,6 +58,7 @@ an error: it is a deny ``Decision`` with status 400 and code
 
 import collections
 import ctypes
+import enum
 import json
 import logging
 import os
@@ -65,6 +70,7 @@ from ._native import LibraryNotFound
 
 __all__ = [
     "GavelError",
+    "ErrorCode",
     "LibraryNotFound",
     "Engine",
     "Worker",
@@ -88,12 +94,34 @@ _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 
 
-class GavelError(Exception):
-    """An error reported by libgavel (through ``char** errptr``) or a misuse of a handle."""
+class ErrorCode(enum.IntEnum):
+    """Why libgavel refused a call: gavel_error_t of gavel.h, number for number."""
 
-    def __init__(self, message):
+    OK = 0
+    INVALID_ARGUMENT = 1
+    CORRUPT_BUNDLE = 2
+    NEWER_FORMAT = 3
+    OLDER_FORMAT = 4
+    UNSIGNED = 5
+    UNTRUSTED_KEY = 6
+    BAD_SIGNATURE = 7
+    OUT_OF_MEMORY = 8
+    TOO_LARGE = 9
+    FAILED_PRECONDITION = 10
+    INTERNAL = 11
+
+
+class GavelError(Exception):
+    """An error reported by libgavel (through ``char** errptr``) or a misuse of a handle.
+
+    ``code`` is the library's ``ErrorCode``, or None when the binding itself
+    raised the error.
+    """
+
+    def __init__(self, message, code=None):
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 def load_library(library=None):
@@ -112,8 +140,14 @@ def bundle_format(library=None):
 
 
 def _raise_error(lib, err, fallback):
+    code = None
+    if err.value:
+        try:
+            code = ErrorCode(lib.error_code(err.value))
+        except ValueError:
+            code = ErrorCode.INTERNAL  # a code newer than this binding, read as gavel.h asks
     message = lib.take_string(err.value) if err.value else None
-    raise GavelError(message or fallback)
+    raise GavelError(message or fallback, code)
 
 
 def _bundle_bytes(bundle):

@@ -66,6 +66,7 @@ _PROTOTYPES = {
     "gavel_version": (_c.c_char_p, []),
     "gavel_bundle_format": (_c.c_int, []),
     "gavel_free": (None, [_c.c_void_p]),
+    "gavel_error_code": (_c.c_int, [_c.c_void_p]),  # gavel_error_t, an int-sized enum
     # options
     "gavel_options_create": (OptionsP, []),
     "gavel_options_destroy": (None, [OptionsP]),

@@ -255,6 +255,7 @@ class MalformedInputTest(EngineCase):
                 w.decide(chat("x" * 200, model="gpt-4o-mini"))
             self.assertIn("request body is", cm.exception.message)
             self.assertIn("the limit is 100", cm.exception.message)
+            self.assertIs(cm.exception.code, gavel.ErrorCode.TOO_LARGE)
             # The worker keeps working after an error.
             self.assertTrue(w.decide(chat(model="gpt-4o-mini")).allowed)
 
@@ -394,6 +395,7 @@ class AttributesTest(unittest.TestCase):
             self.decide(**{"principal.nope": "x"})
         self.assertIn("unknown attribute 'principal.nope'", cm.exception.message)
         self.assertEqual(str(cm.exception), cm.exception.message)
+        self.assertIs(cm.exception.code, gavel.ErrorCode.INVALID_ARGUMENT)
 
     def test_wrong_type_raises(self):
         for name, value, kind in (("principal.admin", "yes", "string"), ("principal.team", 3, "int"),
@@ -414,31 +416,43 @@ class BundleErrorsTest(unittest.TestCase):
     def setUp(self):
         self.good = read(SUPPORT)
 
-    def assert_refused(self, data, *fragments):
+    def assert_refused(self, data, code, *fragments):
         with self.assertRaises(gavel.GavelError) as cm:
             gavel.Engine(data)
         for f in fragments:
             self.assertIn(f, cm.exception.message)
+        self.assertIs(cm.exception.code, code)
         return cm.exception
 
     def test_corrupted(self):
         data = bytearray(self.good)
         data[len(data) // 2] ^= 0x40
-        self.assert_refused(bytes(data), "checksum mismatch")
+        self.assert_refused(bytes(data), gavel.ErrorCode.CORRUPT_BUNDLE, "checksum mismatch")
 
     def test_truncated(self):
-        self.assert_refused(self.good[:-7], "truncated", "header says %d bytes" % len(self.good))
-        self.assert_refused(self.good[:20], "truncated", "shorter than the header")
+        self.assert_refused(self.good[:-7], gavel.ErrorCode.CORRUPT_BUNDLE, "truncated",
+                            "header says %d bytes" % len(self.good))
+        self.assert_refused(self.good[:20], gavel.ErrorCode.CORRUPT_BUNDLE, "truncated", "shorter than the header")
 
     def test_newer_format(self):
         data = bytearray(self.good)
         struct.pack_into("<I", data, 8, 99)
-        self.assert_refused(bytes(data), "bundle format version 99 is newer than this gavel reads",
+        self.assert_refused(bytes(data), gavel.ErrorCode.NEWER_FORMAT,
+                            "bundle format version 99 is newer than this gavel reads",
                             "(version %d); upgrade libgavel" % gavel.bundle_format())
+        struct.pack_into("<I", data, 8, gavel.bundle_format() - 1)
+        self.assert_refused(bytes(data), gavel.ErrorCode.OLDER_FORMAT, "compile the policy again")
 
     def test_not_a_bundle_and_empty(self):
-        self.assert_refused(b"GAVELBNX" + bytes(100), "bad magic")
-        self.assert_refused(b"", "empty bundle")
+        self.assert_refused(b"GAVELBNX" + bytes(100), gavel.ErrorCode.CORRUPT_BUNDLE, "bad magic")
+        self.assert_refused(b"", gavel.ErrorCode.INVALID_ARGUMENT, "empty bundle")
+
+    def test_error_codes_are_the_c_api_numbers(self):
+        # gavel_error_t in gavel.h: an ABI, so the numbers are spelled out.
+        self.assertEqual([(c.name, int(c)) for c in gavel.ErrorCode],
+                         [("OK", 0), ("INVALID_ARGUMENT", 1), ("CORRUPT_BUNDLE", 2), ("NEWER_FORMAT", 3),
+                          ("OLDER_FORMAT", 4), ("UNSIGNED", 5), ("UNTRUSTED_KEY", 6), ("BAD_SIGNATURE", 7),
+                          ("OUT_OF_MEMORY", 8), ("TOO_LARGE", 9), ("FAILED_PRECONDITION", 10), ("INTERNAL", 11)])
 
     def test_missing_file(self):
         with self.assertRaises(FileNotFoundError):
@@ -451,11 +465,15 @@ class BundleErrorsTest(unittest.TestCase):
             before = (engine.bundle_hash, engine.generation)
             data = bytearray(self.good)
             struct.pack_into("<I", data, 8, 99)
-            for bad in (bytes(data), self.good[:-1], b""):
-                with self.assertRaises(gavel.GavelError):
+            for bad, code in ((bytes(data), gavel.ErrorCode.NEWER_FORMAT),
+                              (self.good[:-1], gavel.ErrorCode.CORRUPT_BUNDLE),
+                              (b"", gavel.ErrorCode.INVALID_ARGUMENT)):
+                with self.assertRaises(gavel.GavelError) as cm:
                     engine.reload(bad)
-                with self.assertRaises(gavel.GavelError):
+                self.assertIs(cm.exception.code, code)
+                with self.assertRaises(gavel.GavelError) as cm:
                     engine.set_shadow(bad)
+                self.assertIs(cm.exception.code, code)
             self.assertEqual((engine.bundle_hash, engine.generation), before)
             self.assertTrue(engine.worker().decide(chat(model="gpt-4o-mini", user="u")).allowed)
 
@@ -496,17 +514,21 @@ class SignedBundleTest(unittest.TestCase):
         with self.assertRaises(gavel.GavelError) as cm:
             gavel.Engine(self.plain, trusted_keys=[self.ops_pub])
         self.assertIn("bundle is unsigned", cm.exception.message)
+        self.assertIs(cm.exception.code, gavel.ErrorCode.UNSIGNED)
         with self.assertRaises(gavel.GavelError) as cm:
             gavel.Engine(self.signed, trusted_keys=[self.other_pub])
         self.assertIn("signed by unknown key id %s" % self.ops_id, cm.exception.message)
+        self.assertIs(cm.exception.code, gavel.ErrorCode.UNTRUSTED_KEY)
         tampered = bytearray(read(self.signed))
         tampered[len(tampered) // 2] ^= 1
         with self.assertRaises(gavel.GavelError) as cm:
             gavel.Engine(bytes(tampered), trusted_keys=[self.ops_pub])
         self.assertIn("bad signature", cm.exception.message)
+        self.assertIs(cm.exception.code, gavel.ErrorCode.BAD_SIGNATURE)
         with self.assertRaises(gavel.GavelError) as cm:
             gavel.Engine(self.signed, trusted_keys=[b"not a key"])
         self.assertIn("not a public key", cm.exception.message)
+        self.assertIs(cm.exception.code, gavel.ErrorCode.INVALID_ARGUMENT)
         with self.assertRaises(TypeError):
             gavel.Engine(self.signed, trusted_keys=self.ops_pub)
 
@@ -535,6 +557,7 @@ class ReloadTest(unittest.TestCase):
             with self.assertRaises(gavel.GavelError) as cm:
                 engine.rollback()
             self.assertIn("no previous bundle", cm.exception.message)
+            self.assertIs(cm.exception.code, gavel.ErrorCode.FAILED_PRECONDITION)
             self.assertEqual(engine.generation, 1)
 
             engine.reload(CODING)
