@@ -71,7 +71,7 @@ class Checker {
   void Fold(Expr& e);
   void UnknownName(const Expr& e, const std::string& name, const std::vector<std::string>& candidates,
                    const std::string& what);
-  TypePtr Error(const Expr& e, const std::string& code, const std::string& msg);
+  TypePtr Error(const Expr& e, Err code, const std::string& msg);
 
   PolicyAst* ast_;
   Diagnostics* diags_;

@@ -1,11 +1,11 @@
 // Lowering to the rule VM. Registers are allocated by bumping (a chunk is a
 // single expression, so lifetimes are trivial); constants are interned once per
 // program; identical predicates (same canonical text) share one chunk and bit.
-#include "engine/compiler/codegen.h"
-
 #include <algorithm>
 #include <cstring>
 #include <map>
+
+#include "engine/compiler/codegen.h"
 
 namespace gavel {
 
@@ -219,7 +219,7 @@ int Gen::GenExpr(const Expr& e, ChunkBuilder& cb) {
       break;
   }
   // The checker rejects everything else; keep the chunk well-formed regardless.
-  diags_->Error("E0501", e.range, "internal: expression cannot be compiled");
+  diags_->Error(Err::kInternalCodegen, e.range, "internal: expression cannot be compiled");
   int r = Reg(cb);
   Emit(cb, Op::kLoadConst, r, 0, Intern(ConstVal::Bool(false)));
   return r;
@@ -333,7 +333,7 @@ int Gen::GenQuant(const Expr& e, ChunkBuilder& cb) {
 uint32_t Gen::Finish(ChunkBuilder& cb, int result, const Expr& where) {
   Emit(cb, Op::kRet, result, 0, 0);
   if (cb.overflow) {
-    diags_->Error("E0502", where.range, "expression needs more than 254 registers; split it");
+    diags_->Error(Err::kTooManyRegisters, where.range, "expression needs more than 254 registers; split it");
     cb.next_reg = 1;
   }
   Chunk c;
@@ -378,7 +378,7 @@ Formula Gen::And(const Formula& a, const Formula& b, const Expr& where) {
       if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
       if (static_cast<int>(out.size()) > limits_.max_dnf_terms) {
         if (!too_complex_reported_)
-          diags_->Error("E0503", where.range,
+          diags_->Error(Err::kTooManyConjunctions, where.range,
                         "condition expands to more than " + std::to_string(limits_.max_dnf_terms) +
                             " alternatives; move parts of it into separate rules or a quantifier");
         too_complex_reported_ = true;
@@ -393,7 +393,7 @@ Formula Gen::Or(const Formula& a, const Formula& b, const Expr& where) {
   for (const Conj& c : b)
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   if (static_cast<int>(out.size()) > limits_.max_dnf_terms && !too_complex_reported_) {
-    diags_->Error("E0503", where.range,
+    diags_->Error(Err::kTooManyConjunctions, where.range,
                   "condition expands to more than " + std::to_string(limits_.max_dnf_terms) + " alternatives");
     too_complex_reported_ = true;
   }
@@ -500,7 +500,8 @@ std::unique_ptr<Program> Gen::Run(PolicyAst& ast, uint64_t* cost) {
     too_complex_reported_ = false;
     Formula f = d.expr ? Lower(*d.expr, false) : Formula{Conj{}};
     if (d.expr && f.empty())
-      diags_->Warning("W0101", d.expr->range, "the condition of rule '" + d.name + "' is always false; it never fires");
+      diags_->Warning(Warn::kNeverFires, d.expr->range,
+                      "the condition of rule '" + d.name + "' is always false; it never fires");
     formulas.push_back(std::move(f));
     p.rules.push_back(std::move(r));
   }

@@ -43,7 +43,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
   void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
     ++count_;
-    diags_->Error("E0001", Where(offending), "syntax error: " + Friendly(msg));
+    diags_->Error(Err::kSyntax, Where(offending), "syntax error: " + Friendly(msg));
   }
   int count() const { return count_; }
 
@@ -193,7 +193,7 @@ class Builder {
     std::string out, why;
     const std::string raw = t->getText();  // with its quotes
     if (!UnescapeLiteral(raw.substr(1, raw.size() - 2), &out, &why))
-      diags_->Error("E0003", TokRange(t->getSymbol(), base_), why);
+      diags_->Error(Err::kBadEscape, TokRange(t->getSymbol(), base_), why);
     return out;
   }
 
@@ -210,7 +210,8 @@ class Builder {
   ExprPtr Build(P::ExprContext* ctx) {
     if (!ctx) return Missing();
     if (depth_ >= max_depth_) {
-      if (!reported_too_deep_) diags_->Error("E0006", TokRange(ctx->getStart(), base_), TooDeepMessage(max_depth_));
+      if (!reported_too_deep_)
+        diags_->Error(Err::kTooDeep, TokRange(ctx->getStart(), base_), TooDeepMessage(max_depth_));
       reported_too_deep_ = true;
       return Missing(ctx);
     }
@@ -299,7 +300,7 @@ class Builder {
       char* end = nullptr;
       unsigned long long v = std::strtoull(e->raw.c_str(), &end, 10);
       if (errno != 0 || v > static_cast<unsigned long long>(INT64_MAX))
-        diags_->Error("E0004", e->range, "integer literal out of range");
+        diags_->Error(Err::kLiteralRange, e->range, "integer literal out of range");
       e->ival = static_cast<int64_t>(v);
       return e;
     }
@@ -307,7 +308,7 @@ class Builder {
       auto e = MakeExpr(ExprKind::kFloat, ctx);
       e->raw = c->getText();
       e->fval = std::strtod(e->raw.c_str(), nullptr);
-      if (!std::isfinite(e->fval)) diags_->Error("E0004", e->range, "float literal out of range");
+      if (!std::isfinite(e->fval)) diags_->Error(Err::kLiteralRange, e->range, "float literal out of range");
       return e;
     }
     if (auto* c = dynamic_cast<P::StringLitContext*>(ctx)) {
@@ -332,7 +333,7 @@ class Builder {
       errno = 0;
       unsigned long long n = std::strtoull(e->raw.substr(0, i).c_str(), nullptr, 10);
       if (errno != 0 || n > static_cast<unsigned long long>(INT64_MAX / mul))
-        diags_->Error("E0004", e->range, "duration literal out of range");
+        diags_->Error(Err::kLiteralRange, e->range, "duration literal out of range");
       e->ival = static_cast<int64_t>(n) * mul;
       return e;
     }
@@ -421,12 +422,12 @@ class Builder {
     auto opts = [&](const std::vector<P::EffectOptContext*>& v) {
       for (auto* o : v) {
         if (auto* code = dynamic_cast<P::CodeOptContext*>(o)) {
-          if (ef->has_code) diags_->Error("E0005", Range(o), "code given twice");
+          if (ef->has_code) diags_->Error(Err::kOptionTwice, Range(o), "code given twice");
           ef->has_code = true;
           ef->code = StringValue(code->STRING());
           ef->code_range = Range(o);
         } else if (auto* st = dynamic_cast<P::StatusOptContext*>(o)) {
-          if (ef->has_status) diags_->Error("E0005", Range(o), "status given twice");
+          if (ef->has_status) diags_->Error(Err::kOptionTwice, Range(o), "status given twice");
           ef->has_status = true;
           ef->status = std::strtoll(st->INT()->getText().c_str(), nullptr, 10);
           ef->status_range = Range(o);
@@ -644,13 +645,14 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
     const std::string text = t->getText();
     if (t->getType() == PolicyLexer::ERRCHAR) {
       std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
-      diags->Error("E0002", TokRange(t, base), what);
+      diags->Error(Err::kBadCharacter, TokRange(t, base), what);
       ok = false;
       continue;
     }
     if (text == "(" || text == "[" || text == "{") {
       if (++depth > max_nesting) {
-        diags->Error("E0006", TokRange(t, base), "nesting deeper than " + std::to_string(max_nesting) + " levels");
+        diags->Error(Err::kTooDeep, TokRange(t, base),
+                     "nesting deeper than " + std::to_string(max_nesting) + " levels");
         return false;
       }
     } else if (text == ")" || text == "]" || text == "}") {
@@ -658,7 +660,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
     }
     if (text == "not" || text == "-") {
       if (++prefix_run > max_nesting) {
-        diags->Error("E0006", TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, base),
                      "more than " + std::to_string(max_nesting) + " prefix operators in a row");
         return false;
       }
@@ -673,7 +675,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
       operators = 0;
     } else if (after_operand && !EndsOperand(t, false) && text != "," && text != ":" && text != "=") {
       if (++operators > max_operators) {
-        diags->Error("E0006", TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, base),
                      "declaration has more than " + std::to_string(max_operators) + " operators");
         return false;
       }
@@ -789,7 +791,7 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error("E0006", TokRange(e.at, 0), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, 0), e.message);
       return false;
     }
     if (errors.count() > 0) return false;
@@ -876,10 +878,10 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
     while (!out->tail_comments.empty() && out->tail_comments.back().empty()) out->tail_comments.pop_back();
     return !diags->has_errors();
   } catch (const std::exception& e) {
-    diags->Error("E0001", {0, 0}, std::string("parser failure: ") + e.what());
+    diags->Error(Err::kSyntax, {0, 0}, std::string("parser failure: ") + e.what());
     return false;
   } catch (...) {
-    diags->Error("E0001", {0, 0}, "parser failure");
+    diags->Error(Err::kSyntax, {0, 0}, "parser failure");
     return false;
   }
 }
@@ -907,12 +909,12 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error("E0006", TokRange(e.at, shift), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, shift), e.message);
       return nullptr;
     }
     if (errors.count() > 0 || tree->decl().size() != 1) {
       if (errors.count() == 0)
-        diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
+        diags->Error(Err::kSyntax, {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
       return nullptr;
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
@@ -920,7 +922,7 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     Builder b(diags, shift, max_depth);
     return b.Build(c->expr());
   } catch (...) {
-    diags->Error("E0001", {base, base}, "could not parse the interpolated expression");
+    diags->Error(Err::kSyntax, {base, base}, "could not parse the interpolated expression");
     return nullptr;
   }
 }
