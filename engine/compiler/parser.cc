@@ -24,10 +24,39 @@ using gavel_grammar::PolicyLexer;
 using gavel_grammar::PolicyParser;
 using P = gavel_grammar::PolicyParser;
 
-SourceRange TokRange(antlr4::Token* t, uint32_t base) {
-  if (!t) return {base, base};
-  const uint32_t b = static_cast<uint32_t>(t->getStartIndex()) + base;
-  const uint32_t e = static_cast<uint32_t>(t->getStopIndex()) + 1 + base;
+// ANTLR decodes its input to code points, so a token's start and stop
+// indexes count code points; diagnostics, the AST and every later stage count
+// bytes. TokenPlaces maps one to the other for the text ANTLR was given, then
+// shifts by `base` (where that text sits in the policy source).
+class TokenPlaces {
+ public:
+  TokenPlaces(const std::string& text, uint32_t base) : base_(base) {
+    bool ascii = true;
+    for (char c : text) ascii &= (static_cast<unsigned char>(c) & 0x80) == 0;
+    if (ascii) return;  // one byte per code point: the indexes are offsets
+    byte_of_.reserve(text.size() + 1);
+    for (uint32_t i = 0; i < text.size(); ++i)
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) byte_of_.push_back(i);
+    byte_of_.push_back(static_cast<uint32_t>(text.size()));
+  }
+  uint32_t base() const { return base_; }
+  // The byte offset of code point `index`; past the end maps to the end.
+  uint32_t Byte(size_t index) const {
+    if (byte_of_.empty()) return static_cast<uint32_t>(index) + base_;
+    return byte_of_[std::min(index, byte_of_.size() - 1)] + base_;
+  }
+
+ private:
+  uint32_t base_;
+  std::vector<uint32_t> byte_of_;  // empty for ASCII text
+};
+
+SourceRange TokRange(antlr4::Token* t, const TokenPlaces& at) {
+  if (!t) return {at.base(), at.base()};
+  // EOF has a stop index before its start index.
+  const uint32_t b = at.Byte(t->getStartIndex());
+  if (t->getStopIndex() == static_cast<size_t>(-1) || t->getStopIndex() < t->getStartIndex()) return {b, b};
+  const uint32_t e = at.Byte(t->getStopIndex() + 1);
   return {b, e < b ? b : e};
 }
 
@@ -39,7 +68,7 @@ std::string TooDeepMessage(int max_depth) {
 
 class ErrorCollector : public antlr4::BaseErrorListener {
  public:
-  ErrorCollector(Diagnostics* diags, uint32_t base) : diags_(diags), base_(base) {}
+  ErrorCollector(Diagnostics* diags, const TokenPlaces& at) : diags_(diags), at_(at) {}
   void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
     ++count_;
@@ -49,7 +78,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
 
  private:
   SourceRange Where(antlr4::Token* offending) const {
-    SourceRange r = offending ? TokRange(offending, base_) : SourceRange{base_, base_ + 1};
+    SourceRange r = offending ? TokRange(offending, at_) : SourceRange{at_.base(), at_.base() + 1};
     if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
     return r;
   }
@@ -95,7 +124,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
 
  private:
   Diagnostics* diags_;
-  uint32_t base_;
+  const TokenPlaces& at_;
   int count_ = 0;
 };
 
@@ -173,14 +202,14 @@ namespace {
 
 class Builder {
  public:
-  Builder(Diagnostics* diags, uint32_t base, int max_depth) : diags_(diags), base_(base), max_depth_(max_depth) {}
+  Builder(Diagnostics* diags, const TokenPlaces& at, int max_depth) : diags_(diags), at_(at), max_depth_(max_depth) {}
 
   SourceRange Range(antlr4::ParserRuleContext* ctx) {
-    if (!ctx) return {base_, base_};
-    SourceRange b = TokRange(ctx->getStart(), base_);
+    if (!ctx) return {at_.base(), at_.base()};
+    SourceRange b = TokRange(ctx->getStart(), at_);
     antlr4::Token* stop = ctx->getStop();
     if (stop && stop->getType() != antlr4::Token::EOF && stop->getTokenIndex() >= ctx->getStart()->getTokenIndex())
-      b.end = TokRange(stop, base_).end;
+      b.end = TokRange(stop, at_).end;
     return b;
   }
 
@@ -193,7 +222,7 @@ class Builder {
     std::string out, why;
     const std::string raw = t->getText();  // with its quotes
     if (!UnescapeLiteral(raw.substr(1, raw.size() - 2), &out, &why))
-      diags_->Error(Err::kBadEscape, TokRange(t->getSymbol(), base_), why);
+      diags_->Error(Err::kBadEscape, TokRange(t->getSymbol(), at_), why);
     return out;
   }
 
@@ -210,8 +239,7 @@ class Builder {
   ExprPtr Build(P::ExprContext* ctx) {
     if (!ctx) return Missing();
     if (depth_ >= max_depth_) {
-      if (!reported_too_deep_)
-        diags_->Error(Err::kTooDeep, TokRange(ctx->getStart(), base_), TooDeepMessage(max_depth_));
+      if (!reported_too_deep_) diags_->Error(Err::kTooDeep, TokRange(ctx->getStart(), at_), TooDeepMessage(max_depth_));
       reported_too_deep_ = true;
       return Missing(ctx);
     }
@@ -545,7 +573,7 @@ class Builder {
         }
         if (b->DURATION()) {
           d->window = b->DURATION()->getText();
-          d->window_range = TokRange(b->DURATION()->getSymbol(), base_);
+          d->window_range = TokRange(b->DURATION()->getSymbol(), at_);
         } else if (names.size() > 1) {
           d->window = Name(names[1]);
           d->window_range = Range(names[1]);
@@ -593,7 +621,7 @@ class Builder {
 
  private:
   Diagnostics* diags_;
-  uint32_t base_;
+  const TokenPlaces& at_;
   int max_depth_;
   int depth_ = 0;
   bool reported_too_deep_ = false;  // once per declaration: one chain, one error
@@ -635,7 +663,8 @@ bool EndsOperand(antlr4::Token* t, bool after_dot) {
 // ahead over the rest of the declaration, and n of them cost n^2. Depth is
 // bounded later, where it is exact: by DepthGuardedParser while ANTLR
 // recurses and by Builder::Build for the tree.
-bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, uint32_t base, Diagnostics* diags) {
+bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, const TokenPlaces& at,
+             Diagnostics* diags) {
   int depth = 0, prefix_run = 0, operators = 0;
   bool ok = true, after_operand = false, after_dot = false;
   static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
@@ -645,14 +674,13 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
     const std::string text = t->getText();
     if (t->getType() == PolicyLexer::ERRCHAR) {
       std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
-      diags->Error(Err::kBadCharacter, TokRange(t, base), what);
+      diags->Error(Err::kBadCharacter, TokRange(t, at), what);
       ok = false;
       continue;
     }
     if (text == "(" || text == "[" || text == "{") {
       if (++depth > max_nesting) {
-        diags->Error(Err::kTooDeep, TokRange(t, base),
-                     "nesting deeper than " + std::to_string(max_nesting) + " levels");
+        diags->Error(Err::kTooDeep, TokRange(t, at), "nesting deeper than " + std::to_string(max_nesting) + " levels");
         return false;
       }
     } else if (text == ")" || text == "]" || text == "}") {
@@ -660,7 +688,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
     }
     if (text == "not" || text == "-") {
       if (++prefix_run > max_nesting) {
-        diags->Error(Err::kTooDeep, TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, at),
                      "more than " + std::to_string(max_nesting) + " prefix operators in a row");
         return false;
       }
@@ -675,7 +703,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
       operators = 0;
     } else if (after_operand && !EndsOperand(t, false) && text != "," && text != ":" && text != "=") {
       if (++operators > max_operators) {
-        diags->Error(Err::kTooDeep, TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, at),
                      "declaration has more than " + std::to_string(max_operators) + " operators");
         return false;
       }
@@ -775,23 +803,24 @@ struct CommentTok {
 bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnostics* diags) {
   try {
     antlr4::ANTLRInputStream input(source.text());
+    const TokenPlaces at(source.text(), 0);
     PolicyLexer lexer(&input);
     lexer.removeErrorListeners();
-    ErrorCollector lex_errors(diags, 0);
+    ErrorCollector lex_errors(diags, at);
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), 0, diags)) return false;
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), at, diags)) return false;
     const int max_depth = ExprDepthLimit(max_nesting);
     DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
-    ErrorCollector errors(diags, 0);
+    ErrorCollector errors(diags, at);
     parser.addErrorListener(&errors);
     P::PolicyContext* tree = nullptr;
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error(Err::kTooDeep, TokRange(e.at, 0), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, at), e.message);
       return false;
     }
     if (errors.count() > 0) return false;
@@ -824,7 +853,7 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
       if (leading && next_line > last_line + 1 && !leading->empty() && leading->back() != "") leading->push_back("");
     };
 
-    Builder b(diags, 0, max_depth);
+    Builder b(diags, at, max_depth);
     size_t prev_stop_line = 0;
     Decl* prev = nullptr;
     bool first = true;
@@ -893,23 +922,24 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     const std::string wrapped = "const x = " + text;
     const uint32_t shift = base >= 10 ? base - 10 : 0;
     antlr4::ANTLRInputStream input(wrapped);
+    const TokenPlaces at(wrapped, shift);
     PolicyLexer lexer(&input);
     lexer.removeErrorListeners();
-    ErrorCollector lex_errors(diags, shift);
+    ErrorCollector lex_errors(diags, at);
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), shift, diags)) return nullptr;
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), at, diags)) return nullptr;
     const int max_depth = ExprDepthLimit(max_nesting);
     DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
-    ErrorCollector errors(diags, shift);
+    ErrorCollector errors(diags, at);
     parser.addErrorListener(&errors);
     P::PolicyContext* tree = nullptr;
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error(Err::kTooDeep, TokRange(e.at, shift), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, at), e.message);
       return nullptr;
     }
     if (errors.count() > 0 || tree->decl().size() != 1) {
@@ -919,7 +949,7 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
     if (!c) return nullptr;
-    Builder b(diags, shift, max_depth);
+    Builder b(diags, at, max_depth);
     return b.Build(c->expr());
   } catch (...) {
     diags->Error(Err::kSyntax, {base, base}, "could not parse the interpolated expression");
