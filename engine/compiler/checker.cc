@@ -1,13 +1,14 @@
 // Name resolution, typing and constant folding. Errors carry codes:
 //   E02xx names and declarations, E03xx types, E04xx effects and usage rules,
 //   W01xx warnings.
+#include "engine/compiler/checker.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include "engine/compiler/checker.h"
 #include "engine/compiler/regex_check.h"
 #include "engine/compiler/screen_compile.h"
 #include "engine/screen/validators.h"
@@ -328,6 +329,12 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
   scope_.pattern_sets.push_back(std::move(ps));
 }
 
+bool Checker::InFailedModule(const std::string& path) const {
+  for (const std::string& m : failed_modules_)
+    if (path.size() > m.size() && path.compare(0, m.size(), m) == 0 && path[m.size()] == '.') return true;
+  return false;
+}
+
 void Checker::Import(Decl& d) {
   if (std::find(scope_.modules.begin(), scope_.modules.end(), d.name) != scope_.modules.end()) {
     diags_->Error(Err::kDuplicate, d.name_range, "module '" + d.name + "' imported twice");
@@ -340,6 +347,7 @@ void Checker::Import(Decl& d) {
   if (stdlib_dir_.empty() || !in) {
     diags_->Error(Err::kUnknownModule, d.name_range,
                   "unknown module '" + d.name + "' (no " + rel + ".policy in the standard library)");
+    failed_modules_.push_back(d.name);
     return;
   }
   std::stringstream ss;
@@ -349,6 +357,7 @@ void Checker::Import(Decl& d) {
   auto mast = std::make_unique<PolicyAst>();
   if (!ParsePolicy(src, limits_.max_nesting, mast.get(), &mdiags)) {
     diags_->Error(Err::kBadModule, d.name_range, "module '" + d.name + "' does not parse:\n" + mdiags.Render(src));
+    failed_modules_.push_back(d.name);
     return;
   }
   for (Decl& md : mast->decls) {
@@ -776,6 +785,7 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
         return T(Type::kError);
       }
     }
+    if (!shadowed && InFailedModule(path)) return T(Type::kError);
     if (!shadowed && scope_.patterns.count(path)) {
       e.index = static_cast<int32_t>(scope_.patterns[path]);
       return T(Type::kPattern);
@@ -910,6 +920,18 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   if (f == "has") {
     if (!arity(1)) return T(Type::kError);
     Expr& a = *e.kids[0];
+    // has(m["k"]) is the natural way to ask for a map entry: true when the
+    // map attribute is present and holds the key (codegen: has(m) and k in m).
+    if (a.kind == ExprKind::kIndex) {
+      TypePtr t = Check(a, phase);
+      if (t->k == Type::kError) return t;
+      const Expr& m = *a.kids[0];
+      if (m.type && m.type->k == Type::kMap && (m.slot >= 0 || (m.kind == ExprKind::kMember && m.index >= 0)))
+        return T(Type::kBool);
+      return Error(a, Err::kHasArgument,
+                   "has() takes an attribute or an entry of a map attribute, such as has(request.max_tokens) or "
+                   "has(request.metadata[\"ticket_id\"])");
+    }
     if (a.kind != ExprKind::kMember)
       return Error(a, Err::kHasArgument, "has() takes an attribute, such as has(request.max_tokens)");
     TypePtr t = Check(a, phase);
@@ -1264,7 +1286,7 @@ void Checker::CheckRule(Decl& d) {
             }
           }
         }
-        if (!scope_.patterns.count(name)) {
+        if (!scope_.patterns.count(name) && !InFailedModule(name)) {
           std::vector<std::string> cands;
           for (auto& [n, i] : scope_.patterns) cands.push_back(n);
           std::string best = Closest(name, cands);

@@ -81,6 +81,10 @@ class Checker {
   Scope scope_;
   std::vector<Var> vars_;
   std::vector<std::unique_ptr<PolicyAst>> module_asts_;
+  // Modules whose import failed (already reported): names under them are not
+  // reported again, so one bad import is one error.
+  std::vector<std::string> failed_modules_;
+  bool InFailedModule(const std::string& path) const;
   int depth_ = 0;
 };
 

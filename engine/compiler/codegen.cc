@@ -1,11 +1,11 @@
 // Lowering to the rule VM. Registers are allocated by bumping (a chunk is a
 // single expression, so lifetimes are trivial); constants are interned once per
 // program; identical predicates (same canonical text) share one chunk and bit.
+#include "engine/compiler/codegen.h"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
-
-#include "engine/compiler/codegen.h"
 
 namespace gavel {
 
@@ -181,6 +181,24 @@ int Gen::GenExpr(const Expr& e, ChunkBuilder& cb) {
     case ExprKind::kCall: {
       const std::string& f = e.text;
       int r;
+      if (f == "has" && e.kids[0]->kind == ExprKind::kIndex) {
+        // has(m[k]): m is present and holds k. `and` lets false win over the
+        // error `k in m` raises when m is absent.
+        const Expr& m = *e.kids[0]->kids[0];
+        int present = Reg(cb);
+        if (m.slot >= 0) {
+          Emit(cb, Op::kHasSlot, present, 0, static_cast<uint32_t>(m.slot));
+        } else {
+          int b = GenExpr(*m.kids[0], cb);
+          Emit(cb, Op::kHasField, present, b, static_cast<uint32_t>(m.index));
+        }
+        int map = GenExpr(m, cb), key = GenExpr(*e.kids[0]->kids[1], cb);
+        int held = Reg(cb);
+        Emit(cb, Op::kIn, held, key, map);
+        r = Reg(cb);
+        Emit(cb, Op::kAnd, r, present, held);
+        return r;
+      }
       if (f == "has") {
         const Expr& a = *e.kids[0];
         r = Reg(cb);

@@ -69,9 +69,13 @@ const char* CodeOf(Warn w) { return kWarningCodes[static_cast<size_t>(w)]; }
 
 std::string DiagnosticTableMarkdown() {
   std::string out = "| code | severity | meaning |\n| --- | --- | --- |\n";
-  for (const DiagnosticInfo& d : DiagnosticTable())
+  for (const DiagnosticInfo& d : DiagnosticTable()) {
+    // A `|` would end the cell, even inside backticks.
+    std::string meaning;
+    for (const char* c = d.meaning; *c; ++c) meaning += *c == '|' ? std::string("\\|") : std::string(1, *c);
     out += std::string("| ") + d.code + " | " + (d.severity == Severity::kError ? "error" : "warning") + " | " +
-           d.meaning + " |\n";
+           meaning + " |\n";
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "PolicyParser.h"
 #include "antlr4-runtime.h"
 #include "engine/compiler/ast.h"
+#include "engine/compiler/types.h"
 
 namespace gavel {
 
@@ -60,6 +61,23 @@ SourceRange TokRange(antlr4::Token* t, const TokenPlaces& at) {
   return {b, e < b ? b : e};
 }
 
+// The keyword `word` is most likely a misspelling of: at most one edit in
+// three characters (`denny`, `rulle`, `pacakge`), and never for words so short
+// that any keyword is near them.
+std::string ClosestKeyword(const std::string& word, const std::vector<std::string>& keywords) {
+  if (word.size() < 3) return "";
+  std::string best;
+  size_t best_d = std::max<size_t>(1, word.size() / 3) + 1;
+  for (const std::string& k : keywords) {
+    const size_t d = EditDistance(word, k);
+    if (d < best_d && d > 0) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
 // The one wording for expressions over the depth limit, wherever it is caught.
 std::string TooDeepMessage(int max_depth) {
   return "expression nested deeper than " + std::to_string(max_depth) +
@@ -69,10 +87,11 @@ std::string TooDeepMessage(int max_depth) {
 class ErrorCollector : public antlr4::BaseErrorListener {
  public:
   ErrorCollector(Diagnostics* diags, const TokenPlaces& at) : diags_(diags), at_(at) {}
-  void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
+  void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
     ++count_;
-    diags_->Error(Err::kSyntax, Where(offending), "syntax error: " + Friendly(msg));
+    diags_->Error(Err::kSyntax, Where(offending),
+                  "syntax error: " + Friendly(msg) + Hint(dynamic_cast<antlr4::Parser*>(recognizer), offending));
   }
   int count() const { return count_; }
 
@@ -81,6 +100,28 @@ class ErrorCollector : public antlr4::BaseErrorListener {
     SourceRange r = offending ? TokRange(offending, at_) : SourceRange{at_.base(), at_.base() + 1};
     if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
     return r;
+  }
+
+  // What an author used to another language most likely meant: `=` for `==`,
+  // or a keyword the parser expects here spelled slightly wrong (`denny`).
+  static std::string Hint(antlr4::Parser* parser, antlr4::Token* offending) {
+    if (!offending) return "";
+    const std::string text = offending->getText();
+    if (text == "=") return " (did you mean '=='?)";
+    if (!parser || offending->getType() != PolicyLexer::IDENT) return "";
+    std::vector<std::string> keywords;
+    try {
+      const antlr4::misc::IntervalSet expected = parser->getExpectedTokens();
+      for (size_t type : expected.toList()) {
+        const std::string lit = parser->getVocabulary().getLiteralName(type);
+        if (lit.size() > 2 && std::isalpha(static_cast<unsigned char>(lit[1])))
+          keywords.push_back(lit.substr(1, lit.size() - 2));
+      }
+    } catch (const std::exception&) {
+      return "";  // no expectation to compare with; the message stands alone
+    }
+    const std::string best = ClosestKeyword(text, keywords);
+    return best.empty() ? "" : " (did you mean '" + best + "'?)";
   }
 
   // ANTLR's messages name grammar tokens; policy authors see plain words.
@@ -669,14 +710,64 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
   bool ok = true, after_operand = false, after_dot = false;
   static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
                                             "const",   "pattern", "patterns", "rule",     "limit",  "budget"};
-  for (antlr4::Token* t : tokens.getTokens()) {
+  const std::vector<antlr4::Token*> all = tokens.getTokens();
+  // The token right after all[i] with nothing (not even a space) between.
+  auto touching = [&](size_t i) -> antlr4::Token* {
+    if (i + 1 >= all.size() || all[i + 1]->getStartIndex() != all[i]->getStopIndex() + 1) return nullptr;
+    return all[i + 1];
+  };
+  for (size_t i = 0; i < all.size(); ++i) {
+    antlr4::Token* t = all[i];
     if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF) continue;
     const std::string text = t->getText();
     if (t->getType() == PolicyLexer::ERRCHAR) {
+      SourceRange where = TokRange(t, at);
       std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
-      diags->Error(Err::kBadCharacter, TokRange(t, at), what);
+      // The spellings of C, JavaScript and Rust: the language writes them as words.
+      const char* word = text == "&" ? "and" : text == "|" ? "or" : text == "!" ? "not" : nullptr;
+      if (word) {
+        antlr4::Token* n = touching(i);
+        if (n && n->getText() == text && text != "!") {
+          what = "unexpected '" + text + text + "'";
+          where.end = TokRange(n, at).end;
+          ++i;
+        }
+        what += std::string(" (did you mean '") + word + "'?)";
+      }
+      diags->Error(Err::kBadCharacter, where, what);
       ok = false;
       continue;
+    }
+    // `1e4` lexes as the int 1 and the name e4 (`1e+4`: 1, e, +, 4); a float
+    // needs its fraction, so say how to write it rather than "unexpected e4".
+    if (t->getType() == PolicyLexer::INT) {
+      antlr4::Token* e = touching(i);
+      std::string exponent;
+      size_t last = i;
+      if (e && e->getType() == PolicyLexer::IDENT && (e->getText()[0] == 'e' || e->getText()[0] == 'E')) {
+        const std::string et = e->getText();
+        const bool digits = et.size() > 1 && std::all_of(et.begin() + 1, et.end(), [](char c) {
+                              return std::isdigit(static_cast<unsigned char>(c));
+                            });
+        antlr4::Token* sign = touching(i + 1);
+        antlr4::Token* power = sign ? touching(i + 2) : nullptr;
+        if (digits) {
+          exponent = et;
+          last = i + 1;
+        } else if (et.size() == 1 && sign && (sign->getText() == "+" || sign->getText() == "-") && power &&
+                   power->getType() == PolicyLexer::INT) {
+          exponent = et + sign->getText() + power->getText();
+          last = i + 3;
+        }
+      }
+      if (!exponent.empty()) {
+        diags->Error(Err::kNumberForm, {TokRange(t, at).begin, TokRange(all[last], at).end},
+                     "'" + text + exponent + "' is not a number: a float needs digits on both sides of the dot, " +
+                         "also before an exponent; write '" + text + ".0" + exponent + "'");
+        ok = false;
+        i = last;
+        continue;
+      }
     }
     if (text == "(" || text == "[" || text == "{") {
       if (++depth > max_nesting) {
