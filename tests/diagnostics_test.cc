@@ -248,6 +248,9 @@ TEST(DiagnosticHint, MisspelledKeywordsSuggestTheKeyword) {
       {"package t\nrule r { alow }\n", "alow", "'allow'"},
       {"package t\nrulle r { deny \"x\" }\n", "rulle", "'rule'"},
       {"pacakge t\n", "pacakge", "'package'"},
+      // After a whole effect or expression ANTLR expects only `}`: all keywords are candidates.
+      {"package t\nrule r { when request.stream deny \"x\" statuss 403 }\n", "statuss", "'status'"},
+      {"package t\nrule r { when request.stream anf true deny \"x\" }\n", "anf", "'and'"},
   };
   for (const Case& c : cases) {
     auto d = Diagnose(c.text);

@@ -103,24 +103,33 @@ class ErrorCollector : public antlr4::BaseErrorListener {
   }
 
   // What an author used to another language most likely meant: `=` for `==`,
-  // or a keyword the parser expects here spelled slightly wrong (`denny`).
+  // or a keyword spelled slightly wrong (`denny`): first among the keywords
+  // the parser expects here, then among all of them, since after a complete
+  // expression or effect ANTLR expects only what closes the declaration
+  // (`anf` for `and`, `statuss` for `status`).
   static std::string Hint(antlr4::Parser* parser, antlr4::Token* offending) {
     if (!offending) return "";
     const std::string text = offending->getText();
     if (text == "=") return " (did you mean '=='?)";
     if (!parser || offending->getType() != PolicyLexer::IDENT) return "";
-    std::vector<std::string> keywords;
+    const antlr4::dfa::Vocabulary& vocabulary = parser->getVocabulary();
+    auto keyword = [&](size_t type, std::vector<std::string>* out) {
+      const std::string lit = vocabulary.getLiteralName(type);
+      if (lit.size() > 2 && std::isalpha(static_cast<unsigned char>(lit[1])))
+        out->push_back(lit.substr(1, lit.size() - 2));
+    };
+    std::vector<std::string> expected;
     try {
-      const antlr4::misc::IntervalSet expected = parser->getExpectedTokens();
-      for (size_t type : expected.toList()) {
-        const std::string lit = parser->getVocabulary().getLiteralName(type);
-        if (lit.size() > 2 && std::isalpha(static_cast<unsigned char>(lit[1])))
-          keywords.push_back(lit.substr(1, lit.size() - 2));
-      }
+      for (size_t type : parser->getExpectedTokens().toList()) keyword(type, &expected);
     } catch (const std::exception&) {
-      return "";  // no expectation to compare with; the message stands alone
+      expected.clear();  // no expectation to compare with: all keywords below
     }
-    const std::string best = ClosestKeyword(text, keywords);
+    // An unexpected name after an operand is most often a misspelled infix
+    // operator: those win ties (`anf` is one edit from `and` and `any`).
+    std::vector<std::string> all = {"and", "or", "in", "contains", "matches", "startswith", "endswith"};
+    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) keyword(type, &all);
+    std::string best = ClosestKeyword(text, expected);
+    if (best.empty()) best = ClosestKeyword(text, all);
     return best.empty() ? "" : " (did you mean '" + best + "'?)";
   }
 
