@@ -19,6 +19,7 @@
 #include "engine/runtime/bundle.h"
 #include "engine/runtime/engine.h"
 #include "gavel_version.h"
+#include "policyc/doc_tables.h"
 #include "policyc/explain.h"
 #include "policyc/io.h"
 #include "policyc/load.h"
@@ -594,6 +595,7 @@ int Main(int argc, char** argv) {
     std::printf("policyc %s (bundle format %u)\n", GAVEL_VERSION_STRING, kBundleFormatVersion);
     return kExitOk;
   }
+  if (first == "docs-diagnostics") return RunDiagnosticsDoc(std::vector<std::string>(argv + 2, argv + argc));
   const Command* cmd = FindCommand(first);
   if (cmd == nullptr) {
     std::fprintf(stderr, "policyc: unknown command '%s'\n%s", first.c_str(), kMainUsage);

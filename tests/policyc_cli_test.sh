@@ -373,5 +373,47 @@ expect_in "$OUT" 'deep_json\.test\.yaml:4:[0-9]+: .*principal: nesting deeper th
 run 0 "$POLICYC" eval allow_all.policy --request deep_request.json
 expect_in "$OUT" '"code":"invalid_request"'
 
+# Multi-byte text before a rule: explain, test --coverage and check give the
+# line and code-point column an editor shows (they were shifted by the bytes
+# of the em dashes, quotes and CJK characters above).
+cat >utf8.policy <<'POLICY'
+package cli.utf8
+// naïve comment — with “quotes” and 日本語 text
+// another — line — of — dashes
+
+rule first { when request.model == "a" deny "a" }
+
+// ü
+rule second { when has(request.metadata["ticket"]) deny "ticket" }
+POLICY
+printf '{"model":"b","messages":[],"metadata":{"ticket":"1"}}' >req_ticket.json
+printf '{"model":"b","messages":[]}' >req_noticket.json
+run 0 "$POLICYC" explain utf8.policy --request req_ticket.json
+expect_in "$OUT" '^  first \(deny, line 5\)'
+expect_in "$OUT" '^  second \(deny, line 8\)'
+expect_in "$OUT" '"rules":\[\{"rule":"second"'
+run 0 "$POLICYC" eval utf8.policy --request req_noticket.json
+expect_in "$OUT" '"decision":"allow"'
+printf 'policy: utf8.policy\ncases:\n  - name: t\n    request: {model: b}\n    expect: {decision: allow}\n' >utf8.test.yaml
+run 0 "$POLICYC" test --coverage utf8.test.yaml
+expect_in "$OUT" '^  uncovered: first \(.*utf8\.policy:5\)$'
+expect_in "$OUT" '^  uncovered: second \(.*utf8\.policy:8\)$'
+sed 's/request.model ==/request.modle ==/' utf8.policy >utf8_bad.policy
+run 1 "$POLICYC" check utf8_bad.policy
+expect_in "$ERR" '^utf8_bad\.policy:5:27: error\[E0201\]'
+
+# The documentation's diagnostics table is the generated one; a stale copy is
+# refused with the command that regenerates it.
+run 0 "$POLICYC" docs-diagnostics
+expect_in "$OUT" '^\| W0106 \| warning \| '
+printf '# doc\n<!-- begin generated diagnostics table: edit engine/compiler/diagnostic_codes.def -->\n| old |\n<!-- end generated diagnostics table -->\nafter\n' >stale.md
+run 1 "$POLICYC" docs-diagnostics --check stale.md
+expect_in "$ERR" 'policyc docs-diagnostics -w stale\.md'
+run 0 "$POLICYC" docs-diagnostics -w stale.md
+run 0 "$POLICYC" docs-diagnostics --check stale.md
+expect_in stale.md '^after$'
+printf 'no table\n' >notable.md
+run 1 "$POLICYC" docs-diagnostics --check notable.md
+
 echo "$checks checks, $failures failed"
 ((failures == 0))

@@ -476,6 +476,18 @@ class Evaluator {
     if (f == "has") {
       // "It is false (never an error) when any step of the path is absent."
       const Expr& a = *e.kids[0];
+      if (a.kind == ExprKind::kIndex) {
+        // has(m[k]): "true when the map attribute is present and holds the key".
+        RValue m, k;
+        try {
+          m = Eval(*a.kids[0]);
+        } catch (const RuleError&) {
+          return Bool(false);
+        }
+        k = Eval(*a.kids[1]);
+        if (m.k != RValue::kMap) throw std::logic_error("reference: has() of an entry of a non-map");
+        return Bool(Member(k, m));
+      }
       if (a.slot >= 0) return Bool(SlotPresent(static_cast<size_t>(a.slot)));
       RValue base;
       try {

@@ -68,7 +68,7 @@ Checker::Checker(PolicyAst* ast, Diagnostics* diags, const CompileLimits& limits
       stdlib_dir_(std::move(stdlib_dir)),
       policy_path_(std::move(policy_path)) {}
 
-TypePtr Checker::Error(const Expr& e, const std::string& code, const std::string& msg) {
+TypePtr Checker::Error(const Expr& e, Err code, const std::string& msg) {
   diags_->Error(code, e.range, msg);
   return T(Type::kError);
 }
@@ -82,7 +82,7 @@ void Checker::UnknownName(const Expr& e, const std::string& name, const std::vec
   // Point at the last component of a dotted name.
   if (e.kind == ExprKind::kMember && e.range.end >= e.text.size())
     r.begin = e.range.end - static_cast<uint32_t>(e.text.size());
-  diags_->Error("E0201", r, msg);
+  diags_->Error(Err::kUnknownName, r, msg);
 }
 
 void Checker::DeclareBuiltins() {
@@ -131,7 +131,7 @@ TypePtr Checker::SchemaType(const TypeAst& t, SlotType* st) {
     return nullptr;
   };
   auto fail = [&](const std::string& why) -> TypePtr {
-    diags_->Error("E0301", t.range, why);
+    diags_->Error(Err::kUnsupportedType, t.range, why);
     return nullptr;
   };
   if (t.args.empty()) {
@@ -175,14 +175,15 @@ TypePtr Checker::SchemaType(const TypeAst& t, SlotType* st) {
 
 void Checker::CheckSchema(Decl& d) {
   if (d.name != "principal" && d.name != "context") {
-    diags_->Error("E0202", d.name_range, "a schema describes 'principal' or 'context', not '" + d.name + "'");
+    diags_->Error(Err::kBadSchemaName, d.name_range,
+                  "a schema describes 'principal' or 'context', not '" + d.name + "'");
     return;
   }
   const Root root = d.name == "principal" ? Root::kPrincipal : Root::kContext;
   for (SchemaField& f : d.fields) {
     const std::string path = d.name + "." + f.name;
     if (scope_.slot_index.count(path)) {
-      diags_->Error("E0203", f.range, "attribute '" + path + "' declared twice");
+      diags_->Error(Err::kDuplicate, f.range, "attribute '" + path + "' declared twice");
       continue;
     }
     SlotType st = SlotType::kString;
@@ -201,10 +202,10 @@ void Checker::CheckSchema(Decl& d) {
         } else if (Failed(*f.default_value)) {
           // reported where it failed
         } else if (!f.default_value->value) {
-          diags_->Error("E0302", f.default_value->range, "a default must be a constant");
+          diags_->Error(Err::kNotConstant, f.default_value->range, "a default must be a constant");
         } else if (!SameType(type, dt) && !(type->k == Type::kFloat && dt->k == Type::kInt) &&
                    !(type->k == Type::kSet && dt->k == Type::kSet && SameType(type->elem, dt->elem))) {
-          diags_->Error("E0303", f.default_value->range,
+          diags_->Error(Err::kDefaultType, f.default_value->range,
                         "default of type " + TypeName(dt) + " for attribute of type " + TypeName(type));
         } else {
           def = *f.default_value->value;
@@ -226,13 +227,13 @@ bool Checker::CheckScreenPattern(const Pattern& p, SourceRange where) {
     RegexProblem problem;
     if (FindUnsupportedRegex(p.source, &problem)) {
       const uint32_t at = where.begin + 1 + static_cast<uint32_t>(problem.offset);
-      diags_->Error("E0215", {at, at + 1}, problem.reason);
+      diags_->Error(Err::kUnscreenablePattern, {at, at + 1}, problem.reason);
       return false;
     }
   }
   const std::string why = CheckPatternCompiles(p.source, p.regex, p.caseless, p.validator != 0);
   if (!why.empty()) {
-    diags_->Error("E0215", where, "this pattern cannot be screened: " + why);
+    diags_->Error(Err::kUnscreenablePattern, where, "this pattern cannot be screened: " + why);
     return false;
   }
   return true;
@@ -241,7 +242,7 @@ bool Checker::CheckScreenPattern(const Pattern& p, SourceRange where) {
 void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
   const std::string name = prefix + d.name;
   if (scope_.patterns.count(name) || scope_.consts.count(name)) {
-    diags_->Error("E0203", d.name_range, "'" + name + "' declared twice");
+    diags_->Error(Err::kDuplicate, d.name_range, "'" + name + "' declared twice");
     return;
   }
   // Flags: `caseless`, or a validator that candidates must pass.
@@ -254,7 +255,7 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
       *validator = static_cast<uint8_t>(v);
     } else {
       const std::string best = Closest(f, known);
-      diags_->Error("E0204", where,
+      diags_->Error(Err::kUnknownFlag, where,
                     "unknown pattern flag '" + f + "' (flags: caseless, luhn, ssn, iban, entropy)" +
                         (best.empty() ? "" : "; did you mean '" + best + "'?"));
     }
@@ -274,14 +275,14 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
     p.kind = name;
     for (const std::string& f : it.flags) apply(f, it.range, &p.caseless, &p.validator);
     if (p.source.empty()) {
-      diags_->Error("E0205", it.range, "a pattern must not be empty (it would match everywhere)");
+      diags_->Error(Err::kEmptyPattern, it.range, "a pattern must not be empty (it would match everywhere)");
       continue;
     }
     bool duplicate = false;
     for (const Pattern& q : ps.patterns)
       duplicate |= q.source == p.source && q.regex == p.regex && q.caseless == p.caseless && q.validator == p.validator;
     if (duplicate) {
-      diags_->Warning("W0106", it.range, "pattern listed twice in '" + name + "'");
+      diags_->Warning(Warn::kDuplicatePattern, it.range, "pattern listed twice in '" + name + "'");
       continue;
     }
     if (!CheckScreenPattern(p, it.range)) {
@@ -298,16 +299,22 @@ void Checker::DeclarePatterns(Decl& d, const std::string& prefix) {
     return;
   }
   if (ps.patterns.empty()) {
-    diags_->Error("E0205", d.name_range, "pattern set '" + name + "' has no patterns");
+    diags_->Error(Err::kEmptyPattern, d.name_range, "pattern set '" + name + "' has no patterns");
     return;
   }
   scope_.patterns[name] = static_cast<uint32_t>(scope_.pattern_sets.size());
   scope_.pattern_sets.push_back(std::move(ps));
 }
 
+bool Checker::InFailedModule(const std::string& path) const {
+  for (const std::string& m : failed_modules_)
+    if (path.size() > m.size() && path.compare(0, m.size(), m) == 0 && path[m.size()] == '.') return true;
+  return false;
+}
+
 void Checker::Import(Decl& d) {
   if (std::find(scope_.modules.begin(), scope_.modules.end(), d.name) != scope_.modules.end()) {
-    diags_->Error("E0203", d.name_range, "module '" + d.name + "' imported twice");
+    diags_->Error(Err::kDuplicate, d.name_range, "module '" + d.name + "' imported twice");
     return;
   }
   std::string rel = d.name;
@@ -315,8 +322,9 @@ void Checker::Import(Decl& d) {
   const std::string path = stdlib_dir_ + "/" + rel + ".policy";
   std::ifstream in(path, std::ios::binary);
   if (stdlib_dir_.empty() || !in) {
-    diags_->Error("E0206", d.name_range,
+    diags_->Error(Err::kUnknownModule, d.name_range,
                   "unknown module '" + d.name + "' (no " + rel + ".policy in the standard library)");
+    failed_modules_.push_back(d.name);
     return;
   }
   std::stringstream ss;
@@ -325,14 +333,15 @@ void Checker::Import(Decl& d) {
   Diagnostics mdiags;
   auto mast = std::make_unique<PolicyAst>();
   if (!ParsePolicy(src, limits_.max_nesting, mast.get(), &mdiags)) {
-    diags_->Error("E0207", d.name_range, "module '" + d.name + "' does not parse:\n" + mdiags.Render(src));
+    diags_->Error(Err::kBadModule, d.name_range, "module '" + d.name + "' does not parse:\n" + mdiags.Render(src));
+    failed_modules_.push_back(d.name);
     return;
   }
   for (Decl& md : mast->decls) {
     if (md.kind == DeclKind::kPattern || md.kind == DeclKind::kPatterns) {
       DeclarePatterns(md, d.name + ".");
     } else if (md.kind != DeclKind::kPackage) {
-      diags_->Error("E0207", d.name_range, "module '" + d.name + "' may declare only patterns");
+      diags_->Error(Err::kBadModule, d.name_range, "module '" + d.name + "' may declare only patterns");
     }
   }
   // An `any` set of a module: every pattern of the module.
@@ -363,22 +372,22 @@ void Checker::CollectDecls() {
   for (Decl& d : ast_->decls) {
     switch (d.kind) {
       case DeclKind::kPackage:
-        if (have_package) diags_->Error("E0208", d.range, "package declared twice");
+        if (have_package) diags_->Error(Err::kHeaderTwice, d.range, "package declared twice");
         have_package = true;
         scope_.package = d.name;
         break;
       case DeclKind::kVersion:
-        if (have_version) diags_->Error("E0208", d.range, "version declared twice");
+        if (have_version) diags_->Error(Err::kHeaderTwice, d.range, "version declared twice");
         have_version = true;
         scope_.version = d.value;
         break;
       case DeclKind::kDefault:
-        if (have_default) diags_->Error("E0208", d.range, "default declared twice");
+        if (have_default) diags_->Error(Err::kHeaderTwice, d.range, "default declared twice");
         have_default = true;
         scope_.default_deny = d.value == "deny";
         break;
       case DeclKind::kOnError:
-        if (have_on_error) diags_->Error("E0208", d.range, "on_error declared twice");
+        if (have_on_error) diags_->Error(Err::kHeaderTwice, d.range, "on_error declared twice");
         have_on_error = true;
         scope_.on_error_deny = d.value == "deny";
         break;
@@ -389,7 +398,7 @@ void Checker::CollectDecls() {
         break;
       case DeclKind::kConst:
         if (scope_.consts.count(d.name) || scope_.patterns.count(d.name) || IsRoot(d.name)) {
-          diags_->Error("E0203", d.name_range, "'" + d.name + "' declared twice");
+          diags_->Error(Err::kDuplicate, d.name_range, "'" + d.name + "' declared twice");
         } else {
           scope_.consts[d.name].decl = &d;
         }
@@ -397,18 +406,19 @@ void Checker::CollectDecls() {
       case DeclKind::kPattern:
       case DeclKind::kPatterns:
         if (IsRoot(d.name))
-          diags_->Error("E0203", d.name_range, "'" + d.name + "' is a built-in name");
+          diags_->Error(Err::kDuplicate, d.name_range, "'" + d.name + "' is a built-in name");
         else
           DeclarePatterns(d, "");
         break;
       case DeclKind::kRule:
       case DeclKind::kLimit:
       case DeclKind::kBudget:
-        if (!rule_names.insert(d.name).second) diags_->Error("E0203", d.name_range, "'" + d.name + "' declared twice");
+        if (!rule_names.insert(d.name).second)
+          diags_->Error(Err::kDuplicate, d.name_range, "'" + d.name + "' declared twice");
         break;
     }
   }
-  if (!have_package) diags_->Error("E0209", {0, 0}, "missing 'package' declaration");
+  if (!have_package) diags_->Error(Err::kMissingPackage, {0, 0}, "missing 'package' declaration");
 }
 
 bool Checker::Run() {
@@ -419,7 +429,7 @@ bool Checker::Run() {
   for (Decl& d : ast_->decls)
     if (d.kind == DeclKind::kSchema) {
       if (!schemas.insert(d.name).second)
-        diags_->Error("E0203", d.name_range, "schema '" + d.name + "' declared twice");
+        diags_->Error(Err::kDuplicate, d.name_range, "schema '" + d.name + "' declared twice");
       else
         CheckSchema(d);
     }
@@ -431,7 +441,7 @@ bool Checker::Run() {
     if (d.kind == DeclKind::kBudget) CheckBudget(d);
     if ((d.kind == DeclKind::kLimit || d.kind == DeclKind::kBudget) && !warned_usage) {
       warned_usage = true;
-      diags_->Warning("W0104", d.name_range,
+      diags_->Warning(Warn::kUsageNotEnforced, d.name_range,
                       "limits and budgets are checked but not enforced until the usage ledger is built");
     }
   }
@@ -441,7 +451,7 @@ bool Checker::Run() {
 void Checker::CheckConst(Scope::ConstInfo& c) {
   if (c.state == 2) return;
   if (c.state == 1) {
-    diags_->Error("E0210", c.decl->name_range, "constant '" + c.decl->name + "' refers to itself");
+    diags_->Error(Err::kConstCycle, c.decl->name_range, "constant '" + c.decl->name + "' refers to itself");
     c.type = T(Type::kError);
     c.state = 2;
     return;
@@ -452,10 +462,11 @@ void Checker::CheckConst(Scope::ConstInfo& c) {
   ReportFoldFailures(*c.decl->expr);
   const bool failed = Failed(*c.decl->expr);
   if (t->k != Type::kError && !c.decl->expr->value && !failed)
-    diags_->Error("E0302", c.decl->expr->range,
+    diags_->Error(Err::kNotConstant, c.decl->expr->range,
                   "a constant must be computable at compile time (it may not read attributes)");
   if (t->k == Type::kPattern || t->k == Type::kRegex)
-    diags_->Error("E0302", c.decl->expr->range, "a constant cannot hold a pattern; declare it with 'patterns'");
+    diags_->Error(Err::kNotConstant, c.decl->expr->range,
+                  "a constant cannot hold a pattern; declare it with 'patterns'");
   // A constant that failed was reported; where it is used, it is an error
   // already reported, not a further one.
   c.type = failed ? T(Type::kError) : t;
@@ -484,7 +495,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
   // nest their checks too, so the bound is kept across them here.
   if (++depth_ > ExprDepthLimit(limits_.max_nesting)) {
     --depth_;
-    return e.type = Error(e, "E0006",
+    return e.type = Error(e, Err::kTooDeep,
                           "expression nested deeper than " + std::to_string(ExprDepthLimit(limits_.max_nesting)) +
                               " levels, counting the constants it refers to");
   }
@@ -521,7 +532,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         pat.regex = true;
         pat.kind = name;
         if (pat.source.empty()) {
-          diags_->Error("E0205", e.range, "a pattern must not be empty (it would match everywhere)");
+          diags_->Error(Err::kEmptyPattern, e.range, "a pattern must not be empty (it would match everywhere)");
           break;
         }
         if (!CheckScreenPattern(pat, e.range)) break;
@@ -553,7 +564,8 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         break;
       }
       if (IsRoot(e.text)) {
-        t = Error(e, "E0211", "'" + e.text + "' is not a value; use one of its attributes, e.g. " + e.text + ".<name>");
+        t = Error(e, Err::kRootAsValue,
+                  "'" + e.text + "' is not a value; use one of its attributes, e.g. " + e.text + ".<name>");
         break;
       }
       std::vector<std::string> cands(std::begin(kRoots), std::end(kRoots));
@@ -575,23 +587,23 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       }
       if (c->k == Type::kList) {
         if (k->k != Type::kInt)
-          t = Error(*e.kids[1], "E0304", "a list index must be an int, not " + TypeName(k));
+          t = Error(*e.kids[1], Err::kBadIndex, "a list index must be an int, not " + TypeName(k));
         else
           t = c->elem;
       } else if (c->k == Type::kMap) {
         if (k->k != Type::kString)
-          t = Error(*e.kids[1], "E0304", "a map key must be a string, not " + TypeName(k));
+          t = Error(*e.kids[1], Err::kBadIndex, "a map key must be a string, not " + TypeName(k));
         else
           t = c->elem;
       } else {
-        t = Error(e, "E0304", "cannot index a value of type " + TypeName(c));
+        t = Error(e, Err::kBadIndex, "cannot index a value of type " + TypeName(c));
       }
       break;
     }
     case ExprKind::kNeg: {
       TypePtr x = Check(*e.kids[0], phase);
       if (x->k != Type::kError && !x->numeric() && x->k != Type::kDuration)
-        t = Error(e, "E0305", "cannot negate a value of type " + TypeName(x));
+        t = Error(e, Err::kOperandType, "cannot negate a value of type " + TypeName(x));
       else
         t = x;
       break;
@@ -599,7 +611,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
     case ExprKind::kNot: {
       TypePtr x = Check(*e.kids[0], phase);
       if (x->k != Type::kError && x->k != Type::kBool)
-        t = Error(e, "E0305", "'not' needs a bool, not " + TypeName(x));
+        t = Error(e, Err::kOperandType, "'not' needs a bool, not " + TypeName(x));
       else
         t = T(Type::kBool);
       break;
@@ -621,24 +633,24 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
           continue;
         }
         if (kt->k == Type::kPattern || kt->k == Type::kRegex) {
-          Error(*k, "E0306", "patterns cannot be collection items");
+          Error(*k, Err::kCollectionItems, "patterns cannot be collection items");
           ok = false;
           continue;
         }
         TypePtr u = Unify(el, kt);
         if (!u) {
-          Error(*k, "E0306", "item of type " + TypeName(kt) + " in a collection of " + TypeName(el));
+          Error(*k, Err::kCollectionItems, "item of type " + TypeName(kt) + " in a collection of " + TypeName(el));
           ok = false;
           continue;
         }
         if (e.kind == ExprKind::kSet &&
             (kt->k == Type::kList || kt->k == Type::kSet || kt->k == Type::kMap || kt->k == Type::kRecord)) {
-          Error(*k, "E0306", "set items must be scalars");
+          Error(*k, Err::kCollectionItems, "set items must be scalars");
           ok = false;
           continue;
         }
         if (!Known(*k)) {
-          Error(*k, "E0302", "collection literals must be constant");
+          Error(*k, Err::kNotConstant, "collection literals must be constant");
           ok = false;
           continue;
         }
@@ -653,11 +665,11 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
       std::set<std::string> seen;
       for (size_t i = 0; i < e.kids.size(); ++i) {
         if (e.key_quoted[i] != quoted) {
-          Error(*e.kids[i], "E0307", "mix of quoted map keys and unquoted record fields");
+          Error(*e.kids[i], Err::kMapKeys, "mix of quoted map keys and unquoted record fields");
           ok = false;
         }
         if (!seen.insert(e.keys[i]).second) {
-          Error(*e.kids[i], "E0307", "key '" + e.keys[i] + "' given twice");
+          Error(*e.kids[i], Err::kMapKeys, "key '" + e.keys[i] + "' given twice");
           ok = false;
         }
       }
@@ -667,7 +679,7 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         if (kt.back()->k == Type::kError)
           ok = false;
         else if (!Known(*k)) {
-          Error(*k, "E0302", "map literals must be constant");
+          Error(*k, Err::kNotConstant, "map literals must be constant");
           ok = false;
         }
       }
@@ -680,7 +692,8 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         for (size_t i = 0; i < kt.size(); ++i) {
           TypePtr u = Unify(v, kt[i]);
           if (!u) {
-            Error(*e.kids[i], "E0306", "value of type " + TypeName(kt[i]) + " in a map of " + TypeName(v));
+            Error(*e.kids[i], Err::kCollectionItems,
+                  "value of type " + TypeName(kt[i]) + " in a map of " + TypeName(v));
             ok = false;
             break;
           }
@@ -706,13 +719,13 @@ TypePtr Checker::Check(Expr& e, Phase phase) {
         if (l->collection())
           el = l->elem;
         else
-          Error(*e.kids[0], "E0308", "'" + e.op + "' iterates over a list or set, not " + TypeName(l));
+          Error(*e.kids[0], Err::kQuantifierOver, "'" + e.op + "' iterates over a list or set, not " + TypeName(l));
       }
       vars_.push_back({e.text, el});
       TypePtr b = Check(*e.kids[1], phase);
       vars_.pop_back();
       if (b->k != Type::kError && b->k != Type::kBool)
-        Error(*e.kids[1], "E0305", "the condition of '" + e.op + "' must be a bool, not " + TypeName(b));
+        Error(*e.kids[1], Err::kOperandType, "the condition of '" + e.op + "' must be a bool, not " + TypeName(b));
       t = T(Type::kBool);
       break;
     }
@@ -735,7 +748,8 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
       auto it = scope_.slot_index.find(path);
       if (it != scope_.slot_index.end()) {
         if (root == "response" && phase != Phase::kResponse)
-          return Error(e, "E0213", "'" + path + "' is only available in rules declared 'on response'");
+          return Error(e, Err::kResponseOutsidePhase,
+                       "'" + path + "' is only available in rules declared 'on response'");
         e.slot = static_cast<int32_t>(it->second);
         return scope_.slot_types[it->second];
       }
@@ -746,13 +760,15 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
         for (auto& [n, i] : scope_.slot_index)
           if (n.rfind(root + ".", 0) == 0) cands.push_back(n.substr(root.size() + 1));
         if ((root == "principal" || root == "context") && cands.empty()) {
-          diags_->Error("E0201", e.range, "unknown attribute '" + path + "' (no 'schema " + root + "' declares it)");
+          diags_->Error(Err::kUnknownName, e.range,
+                        "unknown attribute '" + path + "' (no 'schema " + root + "' declares it)");
           return T(Type::kError);
         }
         UnknownName(e, path, cands, "attribute");
         return T(Type::kError);
       }
     }
+    if (!shadowed && InFailedModule(path)) return T(Type::kError);
     if (!shadowed && scope_.patterns.count(path)) {
       e.index = static_cast<int32_t>(scope_.patterns[path]);
       return T(Type::kPattern);
@@ -770,7 +786,7 @@ TypePtr Checker::CheckMember(Expr& e, Phase phase) {
   TypePtr b = Check(*e.kids[0], phase);
   if (b->k == Type::kError) return b;
   if (b->k != Type::kRecord)
-    return Error(e, "E0309", "a value of type " + TypeName(b) + " has no attribute '" + e.text + "'");
+    return Error(e, Err::kMemberOfNonRecord, "a value of type " + TypeName(b) + " has no attribute '" + e.text + "'");
   int idx = b->FieldIndex(e.text);
   if (idx < 0) {
     std::vector<std::string> cands;
@@ -790,7 +806,7 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
   const std::string base = negated ? op.substr(4) : op;
   auto mismatch = [&](const std::string& what) {
     return Error(
-        e, "E0310",
+        e, Err::kOperatorTypes,
         "cannot apply '" + op + "' to " + TypeName(a) + " and " + TypeName(b) + (what.empty() ? "" : ": " + what));
   };
   if (base == "contains" && b->k == Type::kPattern) {
@@ -804,9 +820,10 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
     return T(Type::kBool);
   }
   if (a->k == Type::kPattern || b->k == Type::kPattern)
-    return Error(e, "E0311", "a pattern set can only be used as 'text contains set' or in count(set in text)");
+    return Error(e, Err::kPatternOutsideMatch,
+                 "a pattern set can only be used as 'text contains set' or in count(set in text)");
   if (a->k == Type::kRegex || b->k == Type::kRegex)
-    return Error(e, "E0311", "a regex literal can only be used as 'text matches /regex/'");
+    return Error(e, Err::kPatternOutsideMatch, "a regex literal can only be used as 'text matches /regex/'");
   if (op == "and" || op == "or") {
     if (a->k != Type::kBool || b->k != Type::kBool) return mismatch("both sides must be bool");
     return T(Type::kBool);
@@ -869,14 +886,14 @@ TypePtr Checker::CheckBinary(Expr& e, Phase phase) {
     if (a->k != Type::kString || b->k != Type::kString) return mismatch("both sides must be strings");
     return T(Type::kBool);
   }
-  return Error(e, "E0310", "unknown operator '" + op + "'");
+  return Error(e, Err::kOperatorTypes, "unknown operator '" + op + "'");
 }
 
 TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   const std::string& f = e.text;
   auto arity = [&](size_t n) {
     if (e.kids.size() != n) {
-      Error(e, "E0312",
+      Error(e, Err::kArity,
             f + "() takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
                 std::to_string(e.kids.size()));
       return false;
@@ -886,24 +903,37 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   if (f == "has") {
     if (!arity(1)) return T(Type::kError);
     Expr& a = *e.kids[0];
+    // has(m["k"]) is the natural way to ask for a map entry: true when the
+    // map attribute is present and holds the key (codegen: has(m) and k in m).
+    if (a.kind == ExprKind::kIndex) {
+      TypePtr t = Check(a, phase);
+      if (t->k == Type::kError) return t;
+      const Expr& m = *a.kids[0];
+      if (m.type && m.type->k == Type::kMap && (m.slot >= 0 || (m.kind == ExprKind::kMember && m.index >= 0)))
+        return T(Type::kBool);
+      return Error(a, Err::kHasArgument,
+                   "has() takes an attribute or an entry of a map attribute, such as has(request.max_tokens) or "
+                   "has(request.metadata[\"ticket_id\"])");
+    }
     if (a.kind != ExprKind::kMember)
-      return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
+      return Error(a, Err::kHasArgument, "has() takes an attribute, such as has(request.max_tokens)");
     TypePtr t = Check(a, phase);
     if (t->k == Type::kError) return t;
     if (a.slot < 0 && a.index < 0)
-      return Error(a, "E0313", "has() takes an attribute, such as has(request.max_tokens)");
+      return Error(a, Err::kHasArgument, "has() takes an attribute, such as has(request.max_tokens)");
     return T(Type::kBool);
   }
   if (f == "count") {
     if (!arity(1)) return T(Type::kError);
     Expr& a = *e.kids[0];
     if (a.kind != ExprKind::kBinary || a.op != "in")
-      return Error(a, "E0314", "count() takes 'patterns in text', such as count(std.pii.any in request.text)");
+      return Error(a, Err::kBadCount, "count() takes 'patterns in text', such as count(std.pii.any in request.text)");
     TypePtr s = Check(*a.kids[0], phase), t = Check(*a.kids[1], phase);
     if (s->k == Type::kError || t->k == Type::kError) return T(Type::kError);
     if (s->k != Type::kPattern)
-      return Error(*a.kids[0], "E0314", "count() counts the patterns of a pattern set, not " + TypeName(s));
-    if (t->k != Type::kString) return Error(*a.kids[1], "E0314", "count() searches a string, not " + TypeName(t));
+      return Error(*a.kids[0], Err::kBadCount, "count() counts the patterns of a pattern set, not " + TypeName(s));
+    if (t->k != Type::kString)
+      return Error(*a.kids[1], Err::kBadCount, "count() searches a string, not " + TypeName(t));
     a.type = T(Type::kInt);
     e.index = a.kids[0]->index;
     return T(Type::kInt);
@@ -915,38 +945,40 @@ TypePtr Checker::CheckCall(Expr& e, Phase phase) {
   if (f == "len") {
     if (!arity(1)) return T(Type::kError);
     if (args[0]->k != Type::kString && !args[0]->collection() && args[0]->k != Type::kMap)
-      return Error(e, "E0315", "len() of a string, list, set or map, not " + TypeName(args[0]));
+      return Error(e, Err::kBadArgument, "len() of a string, list, set or map, not " + TypeName(args[0]));
     return T(Type::kInt);
   }
   if (f == "lower" || f == "upper") {
     if (!arity(1)) return T(Type::kError);
-    if (args[0]->k != Type::kString) return Error(e, "E0315", f + "() of a string, not " + TypeName(args[0]));
+    if (args[0]->k != Type::kString) return Error(e, Err::kBadArgument, f + "() of a string, not " + TypeName(args[0]));
     return T(Type::kString);
   }
   if (f == "tokens") {
     if (!arity(1)) return T(Type::kError);
-    if (args[0]->k != Type::kString) return Error(e, "E0315", "tokens() of a string, not " + TypeName(args[0]));
+    if (args[0]->k != Type::kString)
+      return Error(e, Err::kBadArgument, "tokens() of a string, not " + TypeName(args[0]));
     return T(Type::kInt);
   }
   if (f == "cost") {
     if (!arity(3)) return T(Type::kError);
     if (args[0]->k != Type::kString || !args[1]->numeric() || !args[2]->numeric())
-      return Error(e, "E0315", "cost(model, input_tokens, output_tokens) takes a string and two numbers");
+      return Error(e, Err::kBadArgument, "cost(model, input_tokens, output_tokens) takes a string and two numbers");
     auto it = scope_.consts.find("prices");
     if (it == scope_.consts.end())
-      return Error(e, "E0316", "cost() reads the price table from a constant named 'prices'; none is declared");
+      return Error(e, Err::kNoPrices, "cost() reads the price table from a constant named 'prices'; none is declared");
     CheckConst(it->second);
     TypePtr pt = it->second.type;
     if (pt && pt->k == Type::kError) return pt;  // 'prices' is broken, and said so
     if (!pt || pt->k != Type::kMap || !pt->elem || pt->elem->k != Type::kRecord || pt->elem->fields.size() != 2 ||
         pt->elem->fields[0].first != "input" || pt->elem->fields[1].first != "output" ||
         !pt->elem->fields[0].second->numeric() || !pt->elem->fields[1].second->numeric())
-      return Error(e, "E0316",
+      return Error(e, Err::kNoPrices,
                    "'prices' must map model names to {input: number, output: number} (USD per million tokens)");
     return T(Type::kFloat);
   }
   std::string best = Closest(f, {"has", "len", "lower", "upper", "tokens", "cost", "count"});
-  return Error(e, "E0201", "unknown function '" + f + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
+  return Error(e, Err::kUnknownName,
+               "unknown function '" + f + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
 }
 
 void Checker::Fold(Expr& e) {
@@ -980,14 +1012,15 @@ void Checker::ReportFoldFailures(const Expr& e) {
       if (k.kind == Kind::kInt) msg += ": " + std::to_string(k.i);
       if (k.kind == Kind::kString) msg += ": " + QuoteString(k.s);
     }
-    diags_->Error("E0317", at.range, msg);
+    diags_->Error(Err::kFoldFailed, at.range, msg);
   }
   for (const auto& k : e.kids) ReportFoldFailures(*k);
 }
 
 void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
   if (e.kind != ExprKind::kString) {
-    Error(e, "E0401", std::string(what) + " must be a string literal (use ${...} inside it for values)");
+    Error(e, Err::kMessageNotLiteral,
+          std::string(what) + " must be a string literal (use ${...} inside it for values)");
     return;
   }
   // Split the literal as written into text and ${expr} parts.
@@ -1005,7 +1038,7 @@ void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
     if (body.compare(i, 2, "${") == 0) {
       size_t close = body.find('}', i + 2);
       if (close == std::string::npos) {
-        diags_->Error("E0402",
+        diags_->Error(Err::kBadInterpolation,
                       {e.range.begin + 1 + static_cast<uint32_t>(i), e.range.begin + 3 + static_cast<uint32_t>(i)},
                       "unterminated ${ in message");
         return;
@@ -1017,7 +1050,8 @@ void Checker::CheckMessage(Expr& e, Phase phase, const char* what) {
       ExprPtr x = ParseExpression(inner, base, limits_.max_nesting, diags_);
       if (!x) return;
       TypePtr t = Check(*x, phase);
-      if (t->k == Type::kPattern || t->k == Type::kRegex) Error(*x, "E0402", "a pattern set has no value to show");
+      if (t->k == Type::kPattern || t->k == Type::kRegex)
+        Error(*x, Err::kBadInterpolation, "a pattern set has no value to show");
       e.kids.push_back(std::move(x));
       i = close + 1;
       continue;
@@ -1033,12 +1067,13 @@ void Checker::CheckRule(Decl& d) {
     if (d.value == "response")
       phase = Phase::kResponse;
     else if (d.value != "request")
-      diags_->Error("E0214", d.window_range, "a rule runs 'on request' or 'on response', not 'on " + d.value + "'");
+      diags_->Error(Err::kUnknownPhase, d.window_range,
+                    "a rule runs 'on request' or 'on response', not 'on " + d.value + "'");
   }
   if (d.expr) {
     TypePtr t = Check(*d.expr, phase);
     if (t->k != Type::kError && t->k != Type::kBool)
-      Error(*d.expr, "E0318", "the condition of a rule must be a bool, not " + TypeName(t));
+      Error(*d.expr, Err::kConditionNotBool, "the condition of a rule must be a bool, not " + TypeName(t));
   }
   EffectAst& ef = d.effect;
   switch (ef.kind) {
@@ -1051,9 +1086,9 @@ void Checker::CheckRule(Decl& d) {
       if (!ef.message) break;
       TypePtr t = Check(*ef.message, phase);
       if (t->k != Type::kError && t->k != Type::kString)
-        Error(*ef.message, "E0403", "route needs a model name (string), not " + TypeName(t));
+        Error(*ef.message, Err::kBadRoute, "route needs a model name (string), not " + TypeName(t));
       if (phase == Phase::kResponse)
-        diags_->Error("E0403", ef.range, "route applies to requests; it cannot be used 'on response'");
+        diags_->Error(Err::kBadRoute, ef.range, "route applies to requests; it cannot be used 'on response'");
       break;
     }
     case EffectKind::kRedact: {
@@ -1065,18 +1100,18 @@ void Checker::CheckRule(Decl& d) {
             if (pat.validator) continue;  // already compiled for spans
             const std::string why = CheckPatternCompiles(pat.source, pat.regex, pat.caseless, true);
             if (!why.empty()) {
-              diags_->Error("E0215", range,
+              diags_->Error(Err::kUnscreenablePattern, range,
                             "cannot redact " + (pat.regex ? "/" + pat.source + "/" : "\"" + pat.source + "\"") +
                                 " (from " + pat.kind + "): " + why);
               break;
             }
           }
         }
-        if (!scope_.patterns.count(name)) {
+        if (!scope_.patterns.count(name) && !InFailedModule(name)) {
           std::vector<std::string> cands;
           for (auto& [n, i] : scope_.patterns) cands.push_back(n);
           std::string best = Closest(name, cands);
-          diags_->Error("E0201", range,
+          diags_->Error(Err::kUnknownName, range,
                         "unknown pattern set '" + name + "'" + (best.empty() ? "" : " (did you mean '" + best + "'?)"));
         }
       }
@@ -1089,31 +1124,32 @@ void Checker::CheckRule(Decl& d) {
             slot == static_cast<int32_t>(kSlotRequestSystemText) ||
             slot == static_cast<int32_t>(kSlotRequestToolText) || slot == static_cast<int32_t>(kSlotResponseText);
         if (t->k != Type::kError && !text_field)
-          Error(*ef.message, "E0404",
+          Error(*ef.message, Err::kBadRedact,
                 "redact applies to the prompt or the answer: request.messages, request.text, request.user_text, "
                 "request.system_text, request.tool_text or response.text");
         else if (text_field && (slot == static_cast<int32_t>(kSlotResponseText)) != (phase == Phase::kResponse))
-          Error(*ef.message, "E0404",
+          Error(*ef.message, Err::kBadRedact,
                 phase == Phase::kResponse ? "a rule 'on response' redacts response.text"
                                           : "response.text can be redacted only by a rule 'on response'");
       }
       if (ef.redact_with && ef.redact_with->kind != ExprKind::kString)
-        Error(*ef.redact_with, "E0404", "the replacement must be a string literal");
+        Error(*ef.redact_with, Err::kBadRedact, "the replacement must be a string literal");
       else if (ef.redact_with) {
         std::string s = ef.redact_with->text;
         for (size_t p = s.find("${"); p != std::string::npos; p = s.find("${", p + 1))
-          if (s.compare(p, 7, "${kind}") != 0) Error(*ef.redact_with, "E0404", "a replacement may only use ${kind}");
+          if (s.compare(p, 7, "${kind}") != 0)
+            Error(*ef.redact_with, Err::kBadRedact, "a replacement may only use ${kind}");
       }
       break;
     }
   }
   if (ef.has_code && !ValidCode(ef.code))
-    diags_->Error("E0405", ef.code_range, "a code is 1-64 lower-case letters, digits, '_', '.' or '-'");
+    diags_->Error(Err::kBadCode, ef.code_range, "a code is 1-64 lower-case letters, digits, '_', '.' or '-'");
   if (ef.has_status) {
     if (ef.kind != EffectKind::kDeny)
-      diags_->Error("E0406", ef.status_range, "only deny takes a status");
+      diags_->Error(Err::kBadStatus, ef.status_range, "only deny takes a status");
     else if (ef.status < 400 || ef.status > 599)
-      diags_->Error("E0406", ef.status_range, "a deny status is 400-599");
+      diags_->Error(Err::kBadStatus, ef.status_range, "a deny status is 400-599");
   }
 }
 
@@ -1121,15 +1157,15 @@ void Checker::CheckLimit(Decl& d) {
   for (auto& p : d.per) {
     TypePtr t = Check(*p, Phase::kRequest);
     if (t->k != Type::kError && t->k != Type::kString && t->k != Type::kInt)
-      Error(*p, "E0407", "a limit is kept per string or int key, not " + TypeName(t));
+      Error(*p, Err::kBadLimit, "a limit is kept per string or int key, not " + TypeName(t));
   }
   if (d.when) {
     TypePtr t = Check(*d.when, Phase::kRequest);
-    if (t->k != Type::kError && t->k != Type::kBool) Error(*d.when, "E0407", "a limit's 'when' must be a bool");
+    if (t->k != Type::kError && t->k != Type::kBool) Error(*d.when, Err::kBadLimit, "a limit's 'when' must be a bool");
   }
-  if (d.amount <= 0) diags_->Error("E0407", d.range, "a limit must allow at least 1");
+  if (d.amount <= 0) diags_->Error(Err::kBadLimit, d.range, "a limit must allow at least 1");
   if (d.unit != "requests" && d.unit != "tokens")
-    diags_->Error("E0407", d.unit_range, "a limit counts 'requests' or 'tokens', not '" + d.unit + "'");
+    diags_->Error(Err::kBadLimit, d.unit_range, "a limit counts 'requests' or 'tokens', not '" + d.unit + "'");
   static const char* const kWindows[] = {"minute", "hour", "day", "month"};
   bool ok = false;
   for (const char* w : kWindows) ok |= d.window == w;
@@ -1138,7 +1174,8 @@ void Checker::CheckLimit(Decl& d) {
     if (d.window == "0s" || d.window == "0m" || d.window == "0h" || d.window == "0d") ok = false;
   }
   if (!ok)
-    diags_->Error("E0407", d.window_range, "a window is a duration (30s, 1m, 1h, 1d) or minute, hour, day, month");
+    diags_->Error(Err::kBadLimit, d.window_range,
+                  "a window is a duration (30s, 1m, 1h, 1d) or minute, hour, day, month");
 }
 
 void Checker::CheckBudget(Decl& d) {
@@ -1150,15 +1187,16 @@ void Checker::CheckBudget(Decl& d) {
         for (auto& p : c.exprs) {
           TypePtr t = Check(*p, Phase::kRequest);
           if (t->k != Type::kError && t->k != Type::kString && t->k != Type::kInt)
-            Error(*p, "E0408", "a budget is kept per string or int key, not " + TypeName(t));
+            Error(*p, Err::kBadBudget, "a budget is kept per string or int key, not " + TypeName(t));
         }
         break;
       case BudgetClause::kAmount: {
         amount = true;
         TypePtr t = Check(*c.exprs[0], Phase::kRequest);
         if (t->k != Type::kError && !t->numeric())
-          Error(*c.exprs[0], "E0408", "a budget amount is a number of USD, not " + TypeName(t));
-        if (c.word != "day" && c.word != "month") diags_->Error("E0408", c.range, "a budget runs per 'day' or 'month'");
+          Error(*c.exprs[0], Err::kBadBudget, "a budget amount is a number of USD, not " + TypeName(t));
+        if (c.word != "day" && c.word != "month")
+          diags_->Error(Err::kBadBudget, c.range, "a budget runs per 'day' or 'month'");
         break;
       }
       case BudgetClause::kPrices: {
@@ -1167,24 +1205,25 @@ void Checker::CheckBudget(Decl& d) {
         if (t->k == Type::kError) break;
         if (t->k != Type::kMap || !t->elem || t->elem->k != Type::kRecord || t->elem->FieldIndex("input") < 0 ||
             t->elem->FieldIndex("output") < 0 || !Known(*c.exprs[0]))
-          Error(*c.exprs[0], "E0408",
+          Error(*c.exprs[0], Err::kBadBudget,
                 "prices must be a constant map of model to {input: USD, output: USD} per million tokens");
         break;
       }
       case BudgetClause::kWarn:
-        if (c.percent < 1 || c.percent > 100) diags_->Error("E0408", c.range, "warn at 1% to 100%");
+        if (c.percent < 1 || c.percent > 100) diags_->Error(Err::kBadBudget, c.range, "warn at 1% to 100%");
         break;
       case BudgetClause::kWhen: {
         TypePtr t = Check(*c.exprs[0], Phase::kRequest);
         if (t->k != Type::kError && t->k != Type::kBool)
-          Error(*c.exprs[0], "E0408", "a budget's 'when' must be a bool");
+          Error(*c.exprs[0], Err::kBadBudget, "a budget's 'when' must be a bool");
         break;
       }
     }
   }
-  if (!per) diags_->Error("E0408", d.name_range, "budget '" + d.name + "' needs 'per <key>'");
-  if (!amount) diags_->Error("E0408", d.name_range, "budget '" + d.name + "' needs '<amount> usd per month|day'");
-  if (!prices) diags_->Error("E0408", d.name_range, "budget '" + d.name + "' needs 'prices <constant>'");
+  if (!per) diags_->Error(Err::kBadBudget, d.name_range, "budget '" + d.name + "' needs 'per <key>'");
+  if (!amount)
+    diags_->Error(Err::kBadBudget, d.name_range, "budget '" + d.name + "' needs '<amount> usd per month|day'");
+  if (!prices) diags_->Error(Err::kBadBudget, d.name_range, "budget '" + d.name + "' needs 'prices <constant>'");
 }
 
 }  // namespace gavel

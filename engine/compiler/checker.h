@@ -80,7 +80,7 @@ class Checker {
   void ReportFoldFailures(const Expr& e);
   void UnknownName(const Expr& e, const std::string& name, const std::vector<std::string>& candidates,
                    const std::string& what);
-  TypePtr Error(const Expr& e, const std::string& code, const std::string& msg);
+  TypePtr Error(const Expr& e, Err code, const std::string& msg);
 
   PolicyAst* ast_;
   Diagnostics* diags_;
@@ -90,6 +90,10 @@ class Checker {
   Scope scope_;
   std::vector<Var> vars_;
   std::vector<std::unique_ptr<PolicyAst>> module_asts_;
+  // Modules whose import failed (already reported): names under them are not
+  // reported again, so one bad import is one error.
+  std::vector<std::string> failed_modules_;
+  bool InFailedModule(const std::string& path) const;
   int depth_ = 0;
   // A constant expression that fails keeps the VM's error, and the node it
   // started at, until it is reported (E0317) or decided away.

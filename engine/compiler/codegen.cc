@@ -182,6 +182,24 @@ int Gen::GenExpr(const Expr& e, ChunkBuilder& cb) {
     case ExprKind::kCall: {
       const std::string& f = e.text;
       int r;
+      if (f == "has" && e.kids[0]->kind == ExprKind::kIndex) {
+        // has(m[k]): m is present and holds k. `and` lets false win over the
+        // error `k in m` raises when m is absent.
+        const Expr& m = *e.kids[0]->kids[0];
+        int present = Reg(cb);
+        if (m.slot >= 0) {
+          Emit(cb, Op::kHasSlot, present, 0, static_cast<uint32_t>(m.slot));
+        } else {
+          int b = GenExpr(*m.kids[0], cb);
+          Emit(cb, Op::kHasField, present, b, static_cast<uint32_t>(m.index));
+        }
+        int map = GenExpr(m, cb), key = GenExpr(*e.kids[0]->kids[1], cb);
+        int held = Reg(cb);
+        Emit(cb, Op::kIn, held, key, map);
+        r = Reg(cb);
+        Emit(cb, Op::kAnd, r, present, held);
+        return r;
+      }
       if (f == "has") {
         const Expr& a = *e.kids[0];
         r = Reg(cb);
@@ -220,7 +238,7 @@ int Gen::GenExpr(const Expr& e, ChunkBuilder& cb) {
       break;
   }
   // The checker rejects everything else; keep the chunk well-formed regardless.
-  diags_->Error("E0501", e.range, "internal: expression cannot be compiled");
+  diags_->Error(Err::kInternalCodegen, e.range, "internal: expression cannot be compiled");
   int r = Reg(cb);
   Emit(cb, Op::kLoadConst, r, 0, Intern(ConstVal::Bool(false)));
   return r;
@@ -334,7 +352,7 @@ int Gen::GenQuant(const Expr& e, ChunkBuilder& cb) {
 uint32_t Gen::Finish(ChunkBuilder& cb, int result, const Expr& where) {
   Emit(cb, Op::kRet, result, 0, 0);
   if (cb.overflow) {
-    diags_->Error("E0502", where.range, "expression needs more than 254 registers; split it");
+    diags_->Error(Err::kTooManyRegisters, where.range, "expression needs more than 254 registers; split it");
     cb.next_reg = 1;
   }
   Chunk c;
@@ -379,7 +397,7 @@ Formula Gen::And(const Formula& a, const Formula& b, const Expr& where) {
       if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(std::move(c));
       if (static_cast<int>(out.size()) > limits_.max_dnf_terms) {
         if (!too_complex_reported_)
-          diags_->Error("E0503", where.range,
+          diags_->Error(Err::kTooManyConjunctions, where.range,
                         "condition expands to more than " + std::to_string(limits_.max_dnf_terms) +
                             " alternatives; move parts of it into separate rules or a quantifier");
         too_complex_reported_ = true;
@@ -394,7 +412,7 @@ Formula Gen::Or(const Formula& a, const Formula& b, const Expr& where) {
   for (const Conj& c : b)
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   if (static_cast<int>(out.size()) > limits_.max_dnf_terms && !too_complex_reported_) {
-    diags_->Error("E0503", where.range,
+    diags_->Error(Err::kTooManyConjunctions, where.range,
                   "condition expands to more than " + std::to_string(limits_.max_dnf_terms) + " alternatives");
     too_complex_reported_ = true;
   }
@@ -501,7 +519,8 @@ std::unique_ptr<Program> Gen::Run(PolicyAst& ast, uint64_t* cost) {
     too_complex_reported_ = false;
     Formula f = d.expr ? Lower(*d.expr, false) : Formula{Conj{}};
     if (d.expr && f.empty())
-      diags_->Warning("W0101", d.expr->range, "the condition of rule '" + d.name + "' is always false; it never fires");
+      diags_->Warning(Warn::kNeverFires, d.expr->range,
+                      "the condition of rule '" + d.name + "' is always false; it never fires");
     formulas.push_back(std::move(f));
     p.rules.push_back(std::move(r));
   }

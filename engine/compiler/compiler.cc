@@ -51,14 +51,14 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
   r.diagnostics.set_limit(limits.max_errors);
   if (text.size() > limits.max_source_bytes) {
     r.diagnostics.Error(
-        "E0007", {0, 0},
+        Err::kSourceTooLarge, {0, 0},
         "source is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(limits.max_source_bytes));
     return r;
   }
   // ANTLR converts the text to code points and throws on invalid UTF-8;
   // find the first bad byte first so the error has a location.
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
-    r.diagnostics.Error("E0009", {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
+    r.diagnostics.Error(Err::kInvalidUtf8, {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
                         "invalid UTF-8 at byte " + std::to_string(bad));
     return r;
   }
@@ -75,18 +75,18 @@ CompileResult CompileSource(const std::string& path, const std::string& text, co
     r.diagnostics.Sort();
     if (!p || r.diagnostics.has_errors()) return r;
     if (std::string serr = BuildScreenData(p.get()); !serr.empty()) {
-      r.diagnostics.Error("E0216", {0, 0}, "the patterns cannot be compiled for screening: " + serr);
+      r.diagnostics.Error(Err::kScreenCompile, {0, 0}, "the patterns cannot be compiled for screening: " + serr);
       return r;
     }
     std::string err = VerifyAndLink(p.get());
     if (!err.empty()) {
-      r.diagnostics.Error("E0504", {0, 0}, "internal: generated program fails verification: " + err);
+      r.diagnostics.Error(Err::kInternalVerify, {0, 0}, "internal: generated program fails verification: " + err);
       return r;
     }
     WriteBundle(p.get());  // sets the program's identity hash to its bundle's
     r.program = std::move(p);
   } catch (const std::exception& e) {
-    r.diagnostics.Error("E0505", {0, 0}, std::string("internal compiler error: ") + e.what());
+    r.diagnostics.Error(Err::kInternalCompiler, {0, 0}, std::string("internal compiler error: ") + e.what());
   }
   return r;
 }
@@ -96,7 +96,7 @@ CompileResult CompileFile(const std::string& path, const CompileLimits& limits, 
   if (!in) {
     CompileResult r;
     r.source = std::make_unique<Source>(path, "");
-    r.diagnostics.Error("E0008", {0, 0}, "cannot read " + path);
+    r.diagnostics.Error(Err::kUnreadable, {0, 0}, "cannot read " + path);
     return r;
   }
   std::stringstream ss;

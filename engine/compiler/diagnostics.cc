@@ -5,6 +5,7 @@
 #include "engine/compiler/diagnostics.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace gavel {
 
@@ -34,14 +35,58 @@ std::string Source::LineText(uint32_t line) const {
   return s;
 }
 
-void Diagnostics::Add(Severity s, std::string code, SourceRange r, std::string message) {
+namespace {
+const DiagnosticInfo kTable[] = {
+#define GAVEL_ERROR(name, code, meaning) {code, Severity::kError, meaning},
+#define GAVEL_WARNING(name, code, meaning) {code, Severity::kWarning, meaning},
+#include "engine/compiler/diagnostic_codes.def"
+#undef GAVEL_ERROR
+#undef GAVEL_WARNING
+};
+const char* const kErrorCodes[] = {
+#define GAVEL_ERROR(name, code, meaning) code,
+#define GAVEL_WARNING(name, code, meaning)
+#include "engine/compiler/diagnostic_codes.def"
+#undef GAVEL_ERROR
+#undef GAVEL_WARNING
+};
+const char* const kWarningCodes[] = {
+#define GAVEL_ERROR(name, code, meaning)
+#define GAVEL_WARNING(name, code, meaning) code,
+#include "engine/compiler/diagnostic_codes.def"
+#undef GAVEL_ERROR
+#undef GAVEL_WARNING
+};
+}  // namespace
+
+const std::vector<DiagnosticInfo>& DiagnosticTable() {
+  static const std::vector<DiagnosticInfo> table(std::begin(kTable), std::end(kTable));
+  return table;
+}
+
+const char* CodeOf(Err e) { return kErrorCodes[static_cast<size_t>(e)]; }
+const char* CodeOf(Warn w) { return kWarningCodes[static_cast<size_t>(w)]; }
+
+std::string DiagnosticTableMarkdown() {
+  std::string out = "| code | severity | meaning |\n| --- | --- | --- |\n";
+  for (const DiagnosticInfo& d : DiagnosticTable()) {
+    // A `|` would end the cell, even inside backticks.
+    std::string meaning;
+    for (const char* c = d.meaning; *c; ++c) meaning += *c == '|' ? std::string("\\|") : std::string(1, *c);
+    out += std::string("| ") + d.code + " | " + (d.severity == Severity::kError ? "error" : "warning") + " | " +
+           meaning + " |\n";
+  }
+  return out;
+}
+
+void Diagnostics::Add(Severity s, const char* code, SourceRange r, std::string message) {
   if (s == Severity::kError) {
     if (errors_ >= max_errors_) return;
     ++errors_;
   } else if (s == Severity::kWarning) {
     ++warnings_;
   }
-  items_.push_back(Diagnostic{s, std::move(code), r, std::move(message)});
+  items_.push_back(Diagnostic{s, code, r, std::move(message)});
 }
 
 void Diagnostics::Sort() {

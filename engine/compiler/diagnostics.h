@@ -15,6 +15,35 @@ struct SourceRange {
 
 enum class Severity { kError, kWarning, kNote };
 
+// The codes of engine/compiler/diagnostic_codes.def, one enum per severity so
+// that a call site cannot report an error code as a warning or the reverse.
+enum class Err {
+#define GAVEL_ERROR(name, code, meaning) name,
+#define GAVEL_WARNING(name, code, meaning)
+#include "engine/compiler/diagnostic_codes.def"
+#undef GAVEL_ERROR
+#undef GAVEL_WARNING
+};
+enum class Warn {
+#define GAVEL_ERROR(name, code, meaning)
+#define GAVEL_WARNING(name, code, meaning) name,
+#include "engine/compiler/diagnostic_codes.def"
+#undef GAVEL_ERROR
+#undef GAVEL_WARNING
+};
+
+// One row of the table, in the table's order.
+struct DiagnosticInfo {
+  const char* code;  // "E0201"
+  Severity severity;
+  const char* meaning;  // Markdown
+};
+const std::vector<DiagnosticInfo>& DiagnosticTable();
+const char* CodeOf(Err e);
+const char* CodeOf(Warn w);
+// The table as docs/language.md shows it (a Markdown table).
+std::string DiagnosticTableMarkdown();
+
 struct Diagnostic {
   Severity severity = Severity::kError;
   std::string code;  // "E0201"
@@ -27,7 +56,8 @@ class Source {
   Source(std::string path, std::string text);
   const std::string& path() const { return path_; }
   const std::string& text() const { return text_; }
-  // 1-based line and column (columns count UTF-8 code points).
+  // 1-based line and column. Columns count Unicode code points from the start
+  // of the line (a tab is one), as docs/language.md states; offsets are bytes.
   void Position(uint32_t offset, uint32_t* line, uint32_t* col) const;
   std::string LineText(uint32_t line) const;
 
@@ -39,12 +69,12 @@ class Source {
 
 class Diagnostics {
  public:
-  void Add(Severity s, std::string code, SourceRange r, std::string message);
-  void Error(std::string code, SourceRange r, std::string message) {
-    Add(Severity::kError, std::move(code), r, std::move(message));
+  // Codes come only from the table: a string code cannot be passed.
+  void Error(Err code, SourceRange r, std::string message) {
+    Add(Severity::kError, CodeOf(code), r, std::move(message));
   }
-  void Warning(std::string code, SourceRange r, std::string message) {
-    Add(Severity::kWarning, std::move(code), r, std::move(message));
+  void Warning(Warn code, SourceRange r, std::string message) {
+    Add(Severity::kWarning, CodeOf(code), r, std::move(message));
   }
   bool has_errors() const { return errors_ > 0; }
   int errors() const { return errors_; }
@@ -59,6 +89,8 @@ class Diagnostics {
   std::string RenderPlain(const std::string& path) const;
 
  private:
+  void Add(Severity s, const char* code, SourceRange r, std::string message);
+
   std::vector<Diagnostic> items_;
   int errors_ = 0;
   int warnings_ = 0;

@@ -198,7 +198,7 @@ FoldResult FoldExpression(const Expr& e, const std::vector<FoldOperand>& operand
   if (!why.empty()) {
     // Codegen and the verifier accept every checked expression; if one day
     // they do not, say so rather than fold differently.
-    diags->Error("E0501", e.range, "internal: constant expression cannot be evaluated (" + why + ")");
+    diags->Error(Err::kInternalCodegen, e.range, "internal: constant expression cannot be evaluated (" + why + ")");
     return r;
   }
   Value slots[kBuiltinSlotCount];  // all absent

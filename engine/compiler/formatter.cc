@@ -225,12 +225,12 @@ bool FormatSource(const std::string& path, const std::string& text, std::string*
   const CompileLimits limits;
   if (text.size() > limits.max_source_bytes) {
     diags->Error(
-        "E0007", {0, 0},
+        Err::kSourceTooLarge, {0, 0},
         "source is " + std::to_string(text.size()) + " bytes; the limit is " + std::to_string(limits.max_source_bytes));
     return false;
   }
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string::npos) {
-    diags->Error("E0009", {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
+    diags->Error(Err::kInvalidUtf8, {static_cast<uint32_t>(bad), static_cast<uint32_t>(bad + 1)},
                  "invalid UTF-8 at byte " + std::to_string(bad));
     return false;
   }

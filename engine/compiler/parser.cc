@@ -15,6 +15,7 @@
 #include "PolicyParser.h"
 #include "antlr4-runtime.h"
 #include "engine/compiler/ast.h"
+#include "engine/compiler/types.h"
 
 namespace gavel {
 
@@ -24,11 +25,57 @@ using gavel_grammar::PolicyLexer;
 using gavel_grammar::PolicyParser;
 using P = gavel_grammar::PolicyParser;
 
-SourceRange TokRange(antlr4::Token* t, uint32_t base) {
-  if (!t) return {base, base};
-  const uint32_t b = static_cast<uint32_t>(t->getStartIndex()) + base;
-  const uint32_t e = static_cast<uint32_t>(t->getStopIndex()) + 1 + base;
+// ANTLR decodes its input to code points, so a token's start and stop
+// indexes count code points; diagnostics, the AST and every later stage count
+// bytes. TokenPlaces maps one to the other for the text ANTLR was given, then
+// shifts by `base` (where that text sits in the policy source).
+class TokenPlaces {
+ public:
+  TokenPlaces(const std::string& text, uint32_t base) : base_(base) {
+    bool ascii = true;
+    for (char c : text) ascii &= (static_cast<unsigned char>(c) & 0x80) == 0;
+    if (ascii) return;  // one byte per code point: the indexes are offsets
+    byte_of_.reserve(text.size() + 1);
+    for (uint32_t i = 0; i < text.size(); ++i)
+      if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) byte_of_.push_back(i);
+    byte_of_.push_back(static_cast<uint32_t>(text.size()));
+  }
+  uint32_t base() const { return base_; }
+  // The byte offset of code point `index`; past the end maps to the end.
+  uint32_t Byte(size_t index) const {
+    if (byte_of_.empty()) return static_cast<uint32_t>(index) + base_;
+    return byte_of_[std::min(index, byte_of_.size() - 1)] + base_;
+  }
+
+ private:
+  uint32_t base_;
+  std::vector<uint32_t> byte_of_;  // empty for ASCII text
+};
+
+SourceRange TokRange(antlr4::Token* t, const TokenPlaces& at) {
+  if (!t) return {at.base(), at.base()};
+  // EOF has a stop index before its start index.
+  const uint32_t b = at.Byte(t->getStartIndex());
+  if (t->getStopIndex() == static_cast<size_t>(-1) || t->getStopIndex() < t->getStartIndex()) return {b, b};
+  const uint32_t e = at.Byte(t->getStopIndex() + 1);
   return {b, e < b ? b : e};
+}
+
+// The keyword `word` is most likely a misspelling of: at most one edit in
+// three characters (`denny`, `rulle`, `pacakge`), and never for words so short
+// that any keyword is near them.
+std::string ClosestKeyword(const std::string& word, const std::vector<std::string>& keywords) {
+  if (word.size() < 3) return "";
+  std::string best;
+  size_t best_d = std::max<size_t>(1, word.size() / 3) + 1;
+  for (const std::string& k : keywords) {
+    const size_t d = EditDistance(word, k);
+    if (d < best_d && d > 0) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
 }
 
 // The one wording for expressions over the depth limit, wherever it is caught.
@@ -39,19 +86,51 @@ std::string TooDeepMessage(int max_depth) {
 
 class ErrorCollector : public antlr4::BaseErrorListener {
  public:
-  ErrorCollector(Diagnostics* diags, uint32_t base) : diags_(diags), base_(base) {}
-  void syntaxError(antlr4::Recognizer*, antlr4::Token* offending, size_t, size_t, const std::string& msg,
+  ErrorCollector(Diagnostics* diags, const TokenPlaces& at) : diags_(diags), at_(at) {}
+  void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t, size_t, const std::string& msg,
                    std::exception_ptr) override {
     ++count_;
-    diags_->Error("E0001", Where(offending), "syntax error: " + Friendly(msg));
+    diags_->Error(Err::kSyntax, Where(offending),
+                  "syntax error: " + Friendly(msg) + Hint(dynamic_cast<antlr4::Parser*>(recognizer), offending));
   }
   int count() const { return count_; }
 
  private:
   SourceRange Where(antlr4::Token* offending) const {
-    SourceRange r = offending ? TokRange(offending, base_) : SourceRange{base_, base_ + 1};
+    SourceRange r = offending ? TokRange(offending, at_) : SourceRange{at_.base(), at_.base() + 1};
     if (offending && offending->getType() == antlr4::Token::EOF) r.end = r.begin;
     return r;
+  }
+
+  // What an author used to another language most likely meant: `=` for `==`,
+  // or a keyword spelled slightly wrong (`denny`): first among the keywords
+  // the parser expects here, then among all of them, since after a complete
+  // expression or effect ANTLR expects only what closes the declaration
+  // (`anf` for `and`, `statuss` for `status`).
+  static std::string Hint(antlr4::Parser* parser, antlr4::Token* offending) {
+    if (!offending) return "";
+    const std::string text = offending->getText();
+    if (text == "=") return " (did you mean '=='?)";
+    if (!parser || offending->getType() != PolicyLexer::IDENT) return "";
+    const antlr4::dfa::Vocabulary& vocabulary = parser->getVocabulary();
+    auto keyword = [&](size_t type, std::vector<std::string>* out) {
+      const std::string lit = vocabulary.getLiteralName(type);
+      if (lit.size() > 2 && std::isalpha(static_cast<unsigned char>(lit[1])))
+        out->push_back(lit.substr(1, lit.size() - 2));
+    };
+    std::vector<std::string> expected;
+    try {
+      for (size_t type : parser->getExpectedTokens().toList()) keyword(type, &expected);
+    } catch (const std::exception&) {
+      expected.clear();  // no expectation to compare with: all keywords below
+    }
+    // An unexpected name after an operand is most often a misspelled infix
+    // operator: those win ties (`anf` is one edit from `and` and `any`).
+    std::vector<std::string> all = {"and", "or", "in", "contains", "matches", "startswith", "endswith"};
+    for (size_t type = 1; type <= vocabulary.getMaxTokenType(); ++type) keyword(type, &all);
+    std::string best = ClosestKeyword(text, expected);
+    if (best.empty()) best = ClosestKeyword(text, all);
+    return best.empty() ? "" : " (did you mean '" + best + "'?)";
   }
 
   // ANTLR's messages name grammar tokens; policy authors see plain words.
@@ -95,7 +174,7 @@ class ErrorCollector : public antlr4::BaseErrorListener {
 
  private:
   Diagnostics* diags_;
-  uint32_t base_;
+  const TokenPlaces& at_;
   int count_ = 0;
 };
 
@@ -173,14 +252,14 @@ namespace {
 
 class Builder {
  public:
-  Builder(Diagnostics* diags, uint32_t base, int max_depth) : diags_(diags), base_(base), max_depth_(max_depth) {}
+  Builder(Diagnostics* diags, const TokenPlaces& at, int max_depth) : diags_(diags), at_(at), max_depth_(max_depth) {}
 
   SourceRange Range(antlr4::ParserRuleContext* ctx) {
-    if (!ctx) return {base_, base_};
-    SourceRange b = TokRange(ctx->getStart(), base_);
+    if (!ctx) return {at_.base(), at_.base()};
+    SourceRange b = TokRange(ctx->getStart(), at_);
     antlr4::Token* stop = ctx->getStop();
     if (stop && stop->getType() != antlr4::Token::EOF && stop->getTokenIndex() >= ctx->getStart()->getTokenIndex())
-      b.end = TokRange(stop, base_).end;
+      b.end = TokRange(stop, at_).end;
     return b;
   }
 
@@ -193,7 +272,7 @@ class Builder {
     std::string out, why;
     const std::string raw = t->getText();  // with its quotes
     if (!UnescapeLiteral(raw.substr(1, raw.size() - 2), &out, &why))
-      diags_->Error("E0003", TokRange(t->getSymbol(), base_), why);
+      diags_->Error(Err::kBadEscape, TokRange(t->getSymbol(), at_), why);
     return out;
   }
 
@@ -210,7 +289,7 @@ class Builder {
   ExprPtr Build(P::ExprContext* ctx) {
     if (!ctx) return Missing();
     if (depth_ >= max_depth_) {
-      if (!reported_too_deep_) diags_->Error("E0006", TokRange(ctx->getStart(), base_), TooDeepMessage(max_depth_));
+      if (!reported_too_deep_) diags_->Error(Err::kTooDeep, TokRange(ctx->getStart(), at_), TooDeepMessage(max_depth_));
       reported_too_deep_ = true;
       return Missing(ctx);
     }
@@ -299,7 +378,7 @@ class Builder {
       char* end = nullptr;
       unsigned long long v = std::strtoull(e->raw.c_str(), &end, 10);
       if (errno != 0 || v > static_cast<unsigned long long>(INT64_MAX))
-        diags_->Error("E0004", e->range, "integer literal out of range");
+        diags_->Error(Err::kLiteralRange, e->range, "integer literal out of range");
       e->ival = static_cast<int64_t>(v);
       return e;
     }
@@ -307,7 +386,7 @@ class Builder {
       auto e = MakeExpr(ExprKind::kFloat, ctx);
       e->raw = c->getText();
       e->fval = std::strtod(e->raw.c_str(), nullptr);
-      if (!std::isfinite(e->fval)) diags_->Error("E0004", e->range, "float literal out of range");
+      if (!std::isfinite(e->fval)) diags_->Error(Err::kLiteralRange, e->range, "float literal out of range");
       return e;
     }
     if (auto* c = dynamic_cast<P::StringLitContext*>(ctx)) {
@@ -332,7 +411,7 @@ class Builder {
       errno = 0;
       unsigned long long n = std::strtoull(e->raw.substr(0, i).c_str(), nullptr, 10);
       if (errno != 0 || n > static_cast<unsigned long long>(INT64_MAX / mul))
-        diags_->Error("E0004", e->range, "duration literal out of range");
+        diags_->Error(Err::kLiteralRange, e->range, "duration literal out of range");
       e->ival = static_cast<int64_t>(n) * mul;
       return e;
     }
@@ -421,12 +500,12 @@ class Builder {
     auto opts = [&](const std::vector<P::EffectOptContext*>& v) {
       for (auto* o : v) {
         if (auto* code = dynamic_cast<P::CodeOptContext*>(o)) {
-          if (ef->has_code) diags_->Error("E0005", Range(o), "code given twice");
+          if (ef->has_code) diags_->Error(Err::kOptionTwice, Range(o), "code given twice");
           ef->has_code = true;
           ef->code = StringValue(code->STRING());
           ef->code_range = Range(o);
         } else if (auto* st = dynamic_cast<P::StatusOptContext*>(o)) {
-          if (ef->has_status) diags_->Error("E0005", Range(o), "status given twice");
+          if (ef->has_status) diags_->Error(Err::kOptionTwice, Range(o), "status given twice");
           ef->has_status = true;
           ef->status = std::strtoll(st->INT()->getText().c_str(), nullptr, 10);
           ef->status_range = Range(o);
@@ -544,7 +623,7 @@ class Builder {
         }
         if (b->DURATION()) {
           d->window = b->DURATION()->getText();
-          d->window_range = TokRange(b->DURATION()->getSymbol(), base_);
+          d->window_range = TokRange(b->DURATION()->getSymbol(), at_);
         } else if (names.size() > 1) {
           d->window = Name(names[1]);
           d->window_range = Range(names[1]);
@@ -592,7 +671,7 @@ class Builder {
 
  private:
   Diagnostics* diags_;
-  uint32_t base_;
+  const TokenPlaces& at_;
   int max_depth_;
   int depth_ = 0;
   bool reported_too_deep_ = false;  // once per declaration: one chain, one error
@@ -634,23 +713,74 @@ bool EndsOperand(antlr4::Token* t, bool after_dot) {
 // ahead over the rest of the declaration, and n of them cost n^2. Depth is
 // bounded later, where it is exact: by DepthGuardedParser while ANTLR
 // recurses and by Builder::Build for the tree.
-bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, uint32_t base, Diagnostics* diags) {
+bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operators, const TokenPlaces& at,
+             Diagnostics* diags) {
   int depth = 0, prefix_run = 0, operators = 0;
   bool ok = true, after_operand = false, after_dot = false;
   static const char* const kDeclStarts[] = {"package", "version", "default",  "on_error", "import", "schema",
                                             "const",   "pattern", "patterns", "rule",     "limit",  "budget"};
-  for (antlr4::Token* t : tokens.getTokens()) {
+  const std::vector<antlr4::Token*> all = tokens.getTokens();
+  // The token right after all[i] with nothing (not even a space) between.
+  auto touching = [&](size_t i) -> antlr4::Token* {
+    if (i + 1 >= all.size() || all[i + 1]->getStartIndex() != all[i]->getStopIndex() + 1) return nullptr;
+    return all[i + 1];
+  };
+  for (size_t i = 0; i < all.size(); ++i) {
+    antlr4::Token* t = all[i];
     if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF) continue;
     const std::string text = t->getText();
     if (t->getType() == PolicyLexer::ERRCHAR) {
+      SourceRange where = TokRange(t, at);
       std::string what = text == "\"" ? "unterminated string literal" : "unexpected character '" + text + "'";
-      diags->Error("E0002", TokRange(t, base), what);
+      // The spellings of C, JavaScript and Rust: the language writes them as words.
+      const char* word = text == "&" ? "and" : text == "|" ? "or" : text == "!" ? "not" : nullptr;
+      if (word) {
+        antlr4::Token* n = touching(i);
+        if (n && n->getText() == text && text != "!") {
+          what = "unexpected '" + text + text + "'";
+          where.end = TokRange(n, at).end;
+          ++i;
+        }
+        what += std::string(" (did you mean '") + word + "'?)";
+      }
+      diags->Error(Err::kBadCharacter, where, what);
       ok = false;
       continue;
     }
+    // `1e4` lexes as the int 1 and the name e4 (`1e+4`: 1, e, +, 4); a float
+    // needs its fraction, so say how to write it rather than "unexpected e4".
+    if (t->getType() == PolicyLexer::INT) {
+      antlr4::Token* e = touching(i);
+      std::string exponent;
+      size_t last = i;
+      if (e && e->getType() == PolicyLexer::IDENT && (e->getText()[0] == 'e' || e->getText()[0] == 'E')) {
+        const std::string et = e->getText();
+        const bool digits = et.size() > 1 && std::all_of(et.begin() + 1, et.end(), [](char c) {
+                              return std::isdigit(static_cast<unsigned char>(c));
+                            });
+        antlr4::Token* sign = touching(i + 1);
+        antlr4::Token* power = sign ? touching(i + 2) : nullptr;
+        if (digits) {
+          exponent = et;
+          last = i + 1;
+        } else if (et.size() == 1 && sign && (sign->getText() == "+" || sign->getText() == "-") && power &&
+                   power->getType() == PolicyLexer::INT) {
+          exponent = et + sign->getText() + power->getText();
+          last = i + 3;
+        }
+      }
+      if (!exponent.empty()) {
+        diags->Error(Err::kNumberForm, {TokRange(t, at).begin, TokRange(all[last], at).end},
+                     "'" + text + exponent + "' is not a number: a float needs digits on both sides of the dot, " +
+                         "also before an exponent; write '" + text + ".0" + exponent + "'");
+        ok = false;
+        i = last;
+        continue;
+      }
+    }
     if (text == "(" || text == "[" || text == "{") {
       if (++depth > max_nesting) {
-        diags->Error("E0006", TokRange(t, base), "nesting deeper than " + std::to_string(max_nesting) + " levels");
+        diags->Error(Err::kTooDeep, TokRange(t, at), "nesting deeper than " + std::to_string(max_nesting) + " levels");
         return false;
       }
     } else if (text == ")" || text == "]" || text == "}") {
@@ -658,7 +788,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
     }
     if (text == "not" || text == "-") {
       if (++prefix_run > max_nesting) {
-        diags->Error("E0006", TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, at),
                      "more than " + std::to_string(max_nesting) + " prefix operators in a row");
         return false;
       }
@@ -673,7 +803,7 @@ bool PreScan(antlr4::CommonTokenStream& tokens, int max_nesting, int max_operato
       operators = 0;
     } else if (after_operand && !EndsOperand(t, false) && text != "," && text != ":" && text != "=") {
       if (++operators > max_operators) {
-        diags->Error("E0006", TokRange(t, base),
+        diags->Error(Err::kTooDeep, TokRange(t, at),
                      "declaration has more than " + std::to_string(max_operators) + " operators");
         return false;
       }
@@ -773,23 +903,24 @@ struct CommentTok {
 bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnostics* diags) {
   try {
     antlr4::ANTLRInputStream input(source.text());
+    const TokenPlaces at(source.text(), 0);
     PolicyLexer lexer(&input);
     lexer.removeErrorListeners();
-    ErrorCollector lex_errors(diags, 0);
+    ErrorCollector lex_errors(diags, at);
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), 0, diags)) return false;
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), at, diags)) return false;
     const int max_depth = ExprDepthLimit(max_nesting);
     DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
-    ErrorCollector errors(diags, 0);
+    ErrorCollector errors(diags, at);
     parser.addErrorListener(&errors);
     P::PolicyContext* tree = nullptr;
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error("E0006", TokRange(e.at, 0), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, at), e.message);
       return false;
     }
     if (errors.count() > 0) return false;
@@ -822,7 +953,7 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
       if (leading && next_line > last_line + 1 && !leading->empty() && leading->back() != "") leading->push_back("");
     };
 
-    Builder b(diags, 0, max_depth);
+    Builder b(diags, at, max_depth);
     size_t prev_stop_line = 0;
     Decl* prev = nullptr;
     bool first = true;
@@ -876,10 +1007,10 @@ bool ParsePolicy(const Source& source, int max_nesting, PolicyAst* out, Diagnost
     while (!out->tail_comments.empty() && out->tail_comments.back().empty()) out->tail_comments.pop_back();
     return !diags->has_errors();
   } catch (const std::exception& e) {
-    diags->Error("E0001", {0, 0}, std::string("parser failure: ") + e.what());
+    diags->Error(Err::kSyntax, {0, 0}, std::string("parser failure: ") + e.what());
     return false;
   } catch (...) {
-    diags->Error("E0001", {0, 0}, "parser failure");
+    diags->Error(Err::kSyntax, {0, 0}, "parser failure");
     return false;
   }
 }
@@ -891,36 +1022,37 @@ ExprPtr ParseExpression(const std::string& text, uint32_t base, int max_nesting,
     const std::string wrapped = "const x = " + text;
     const uint32_t shift = base >= 10 ? base - 10 : 0;
     antlr4::ANTLRInputStream input(wrapped);
+    const TokenPlaces at(wrapped, shift);
     PolicyLexer lexer(&input);
     lexer.removeErrorListeners();
-    ErrorCollector lex_errors(diags, shift);
+    ErrorCollector lex_errors(diags, at);
     lexer.addErrorListener(&lex_errors);
     antlr4::CommonTokenStream tokens(&lexer);
     tokens.fill();
-    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), shift, diags)) return nullptr;
+    if (!PreScan(tokens, max_nesting, OperatorLimit(max_nesting), at, diags)) return nullptr;
     const int max_depth = ExprDepthLimit(max_nesting);
     DepthGuardedParser parser(&tokens, max_nesting, max_depth);
     parser.removeErrorListeners();
-    ErrorCollector errors(diags, shift);
+    ErrorCollector errors(diags, at);
     parser.addErrorListener(&errors);
     P::PolicyContext* tree = nullptr;
     try {
       tree = parser.policy();
     } catch (const TooDeep& e) {
-      diags->Error("E0006", TokRange(e.at, shift), e.message);
+      diags->Error(Err::kTooDeep, TokRange(e.at, at), e.message);
       return nullptr;
     }
     if (errors.count() > 0 || tree->decl().size() != 1) {
       if (errors.count() == 0)
-        diags->Error("E0001", {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
+        diags->Error(Err::kSyntax, {base, base + static_cast<uint32_t>(text.size())}, "expected one expression");
       return nullptr;
     }
     auto* c = dynamic_cast<P::ConstDeclContext*>(tree->decl(0));
     if (!c) return nullptr;
-    Builder b(diags, shift, max_depth);
+    Builder b(diags, at, max_depth);
     return b.Build(c->expr());
   } catch (...) {
-    diags->Error("E0001", {base, base}, "could not parse the interpolated expression");
+    diags->Error(Err::kSyntax, {base, base}, "could not parse the interpolated expression");
     return nullptr;
   }
 }
