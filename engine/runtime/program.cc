@@ -192,7 +192,8 @@ std::string VerifyChunk(const Program& p, size_t ci) {
   for (uint32_t pc = 0; pc < c.size; ++pc) {
     const Instr& in = p.code[c.begin + pc];
     if (in.op >= Op::kCount) return Fmt("chunk %zu @%u: unknown opcode %u", ci, pc, unsigned(in.op));
-    const char* f = GetOpInfo(in.op).format;
+    const OpInfo& info = GetOpInfo(in.op);
+    const char* f = info.format;
     const uint32_t fields[3] = {in.a, in.b, in.c};
     for (int k = 0; k < 3; ++k) {
       const uint32_t x = fields[k];
@@ -216,7 +217,7 @@ std::string VerifyChunk(const Program& p, size_t ci) {
         case 'N':
           break;
         case 'J':
-          if (in.op == Op::kIterNext) {
+          if (info.flags & kOpJumpsBack) {
             ok = x >= 1 && x <= pc && p.code[c.begin + x - 1].op == Op::kIterBegin && p.code[c.begin + x - 1].a == in.a;
             for (uint32_t q = x; ok && q < pc; ++q)
               if (p.code[c.begin + q].op == Op::kIterBegin && p.code[c.begin + q].a == in.a) ok = false;
@@ -229,14 +230,15 @@ std::string VerifyChunk(const Program& p, size_t ci) {
           }
           break;
       }
-      if (!ok) return Fmt("chunk %zu @%u: bad operand %c of %s", ci, pc, "abc"[k], GetOpInfo(in.op).mnemonic);
+      if (!ok) return Fmt("chunk %zu @%u: bad operand %c of %s", ci, pc, "abc"[k], info.mnemonic);
     }
-    if ((in.op == Op::kIterBegin || in.op == Op::kIterNext) && uint32_t(in.a) + 1 >= c.nregs)
+    // The registers an instruction uses beyond its operands (opcodes.h).
+    if ((info.flags & kOpWritesA1) && uint32_t(in.a) + 1 >= c.nregs)
       return Fmt("chunk %zu @%u: iterator item register out of range", ci, pc);
-    if (in.op == Op::kIterBegin && (in.b == uint32_t(in.a) + 1 || in.b == in.a))
-      return Fmt("chunk %zu @%u: iter_begin's list register overlaps its cursor", ci, pc);
-    if (in.op == Op::kCost && uint32_t(in.b) + 2 >= c.nregs)
-      return Fmt("chunk %zu @%u: cost arguments out of range", ci, pc);
+    if ((info.flags & kOpWritesA1) && f[1] == 'R' && (in.b == uint32_t(in.a) + 1 || in.b == in.a))
+      return Fmt("chunk %zu @%u: %s's list register overlaps its cursor", ci, pc, info.mnemonic);
+    if ((info.flags & kOpReadsB12) && uint32_t(in.b) + 2 >= c.nregs)
+      return Fmt("chunk %zu @%u: %s arguments out of range", ci, pc, info.mnemonic);
   }
   return "";
 }
@@ -372,7 +374,7 @@ std::string VerifyAndLink(Program* p) {
     if (c.size != 3 && c.size != 4) continue;
     const Instr* code = p->code.data() + c.begin;
     const Op op = code[1].op;
-    const bool k_op = op == Op::kInK || (op >= Op::kEqK && op <= Op::kGeK);
+    const bool k_op = op == Op::kInK || IsCompareK(op);
     if (code[0].op != Op::kLoadSlot || !k_op || code[1].b != code[0].a) continue;
     const bool negate = c.size == 4;
     if (negate && (code[2].op != Op::kNot || code[2].b != code[1].a || code[3].a != code[2].a)) continue;

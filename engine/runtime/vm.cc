@@ -103,8 +103,7 @@ bool Member(const Value& x, const Value& c, bool* out) {
 // so the two cannot drift. op is one of eq..ge or eq_k..ge_k. Returns false
 // when the values do not compare (different kinds, NaN).
 bool CompareBy(Op op, const Value& x, const Value& y, bool* out) {
-  const int which = op >= Op::kEqK ? static_cast<int>(op) - static_cast<int>(Op::kEqK)
-                                   : static_cast<int>(op) - static_cast<int>(Op::kEq);
+  const int which = CompareIndex(op);  // the row of kByOrder: opcodes.h asserts the order
   if (which <= 1 && x.kind == Kind::kString && y.kind == Kind::kString) {
     // Equality of strings needs no ordering: different lengths decide at once.
     const bool same = x.len == y.len && std::memcmp(x.s, y.s, x.len) == 0;
@@ -272,34 +271,20 @@ inline Value ErrorValue() {
   v.kind = Kind::kError;
   return v;
 }
-// Which register operands (bit 1: b, bit 2: c) make an instruction fail when
-// they hold an error. Instructions that combine or test errors themselves
-// (and, or, has_field, jumps, iteration, ret) are not listed.
+// Which register operands (bit 1: b, bit 2: c) make an instruction yield an
+// error without running when they hold one: every register operand b or c of
+// an instruction without kOpOwnErrors. 256 entries, one per byte value.
 struct StrictOperands {
   uint8_t mask[256] = {};
-  StrictOperands() {
+  constexpr StrictOperands() {
     for (int op = 0; op < static_cast<int>(Op::kCount); ++op) {
-      switch (static_cast<Op>(op)) {
-        case Op::kMove:
-        case Op::kHasField:
-        case Op::kAnd:
-        case Op::kOr:
-        case Op::kJumpIfFalse:
-        case Op::kJumpIfTrue:
-        case Op::kIterBegin:
-        case Op::kIterNext:
-        case Op::kIterEnd:
-        case Op::kRet:
-          continue;
-        default:
-          break;
-      }
-      const char* f = GetOpInfo(static_cast<Op>(op)).format;
-      mask[op] = static_cast<uint8_t>((f[1] == 'R' ? 1 : 0) | (f[2] == 'R' ? 2 : 0));
+      const OpInfo& info = kOpTable[op];
+      if (info.flags & kOpOwnErrors) continue;
+      mask[op] = static_cast<uint8_t>((info.format[1] == 'R' ? 1 : 0) | (info.format[2] == 'R' ? 2 : 0));
     }
   }
 };
-const StrictOperands kStrict;
+constexpr StrictOperands kStrict;
 
 // Kleene truth value: 1 true, 0 false, -1 unknown (an error or a non-bool).
 inline int Truth(const Value& v) { return v.kind == Kind::kBool ? (v.b ? 1 : 0) : -1; }
@@ -504,7 +489,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kLeK:
       case Op::kGtK:
       case Op::kGeK: {
-        const Value& y = in.op >= Op::kEqK ? consts[in.c] : regs[in.c];
+        const Value& y = IsCompareK(in.op) ? consts[in.c] : regs[in.c];
         bool r;
         if (!CompareBy(in.op, regs[in.b], y, &r)) FAIL("comparison of values of different kinds");
         A = Value::Bool(r);
