@@ -147,6 +147,77 @@ char* StringRoom(Arena* arena, uint64_t n) {
   return arena->bytes.Alloc(static_cast<size_t>(n) + 1);
 }
 
+// add, sub, mul, div and mod: ints (overflow and division by zero are
+// errors), numbers mixing ints and floats (no mod), durations (add and sub
+// only) and strings (add: concatenation, built in the arena). Returns null
+// with *out set, or what went wrong.
+const char* Arithmetic(Op op, const Value& x, const Value& y, Arena* arena, Value* out) {
+  if (op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
+    if (const Value* m = MemoFind(arena->memo, op, x, &y)) {
+      *out = *m;
+      return nullptr;
+    }
+    char* buf = StringRoom(arena, uint64_t(x.len) + y.len);
+    if (buf == nullptr) return "strings built by this decision exceed 64 MiB";
+    std::memcpy(buf, x.s, x.len);
+    std::memcpy(buf + x.len, y.s, y.len);
+    *out = Value::String(buf, x.len + y.len);
+    MemoPut(&arena->memo, op, x, &y, *out);
+    return nullptr;
+  }
+  const bool ints = (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
+                    (x.kind == Kind::kDuration && y.kind == Kind::kDuration && (op == Op::kAdd || op == Op::kSub));
+  if (ints) {
+    int64_t r = 0;
+    bool ovf = false;
+    switch (op) {
+      case Op::kAdd:
+        ovf = __builtin_add_overflow(x.i, y.i, &r);
+        break;
+      case Op::kSub:
+        ovf = __builtin_sub_overflow(x.i, y.i, &r);
+        break;
+      case Op::kMul:
+        ovf = __builtin_mul_overflow(x.i, y.i, &r);
+        break;
+      default:
+        if (y.i == 0) return "division by zero";
+        if (x.i == INT64_MIN && y.i == -1) {
+          if (op == Op::kDiv) return "integer overflow";
+          r = 0;  // the remainder is 0; only the quotient overflows
+        } else {
+          r = op == Op::kDiv ? x.i / y.i : x.i % y.i;
+        }
+    }
+    if (ovf) return "integer overflow";
+    Value v = x;
+    v.i = r;
+    *out = v;
+    return nullptr;
+  }
+  if (IsNum(x) && IsNum(y) && op != Op::kMod) {
+    const double a = AsF(x), b = AsF(y);
+    double r;
+    switch (op) {
+      case Op::kAdd:
+        r = a + b;
+        break;
+      case Op::kSub:
+        r = a - b;
+        break;
+      case Op::kMul:
+        r = a * b;
+        break;
+      default:
+        if (b == 0) return "division by zero";
+        r = a / b;
+    }
+    *out = Value::Float(r);
+    return nullptr;
+  }
+  return "arithmetic on values of the wrong kind";
+}
+
 }  // namespace
 
 bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool* out, VmError* err) {
@@ -407,70 +478,9 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kMul:
       case Op::kDiv:
       case Op::kMod: {
-        const Value x = regs[in.b], y = regs[in.c];
-        if (in.op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
-          if (const Value* m = MemoFind(arena->memo, in.op, x, &y)) {
-            A = *m;
-            break;
-          }
-          char* buf = StringRoom(arena, uint64_t(x.len) + y.len);
-          if (buf == nullptr) FAIL("strings built by this decision exceed 64 MiB");
-          std::memcpy(buf, x.s, x.len);
-          std::memcpy(buf + x.len, y.s, y.len);
-          A = Value::String(buf, x.len + y.len);
-          MemoPut(&arena->memo, in.op, x, &y, A);
-          break;
-        }
-        const bool ints =
-            (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
-            (x.kind == Kind::kDuration && y.kind == Kind::kDuration && (in.op == Op::kAdd || in.op == Op::kSub));
-        if (ints) {
-          int64_t r = 0;
-          bool ovf = false;
-          switch (in.op) {
-            case Op::kAdd:
-              ovf = __builtin_add_overflow(x.i, y.i, &r);
-              break;
-            case Op::kSub:
-              ovf = __builtin_sub_overflow(x.i, y.i, &r);
-              break;
-            case Op::kMul:
-              ovf = __builtin_mul_overflow(x.i, y.i, &r);
-              break;
-            default:
-              if (y.i == 0) FAIL("division by zero");
-              if (x.i == INT64_MIN && y.i == -1) {
-                if (in.op == Op::kDiv) FAIL("integer overflow");
-                r = 0;  // the remainder is 0; only the quotient overflows
-              } else {
-                r = in.op == Op::kDiv ? x.i / y.i : x.i % y.i;
-              }
-          }
-          if (ovf) FAIL("integer overflow");
-          Value v = x;
-          v.i = r;
-          A = v;
-        } else if (IsNum(x) && IsNum(y) && in.op != Op::kMod) {
-          const double a = AsF(x), b = AsF(y);
-          double r;
-          switch (in.op) {
-            case Op::kAdd:
-              r = a + b;
-              break;
-            case Op::kSub:
-              r = a - b;
-              break;
-            case Op::kMul:
-              r = a * b;
-              break;
-            default:
-              if (b == 0) FAIL("division by zero");
-              r = a / b;
-          }
-          A = Value::Float(r);
-        } else {
-          FAIL("arithmetic on values of the wrong kind");
-        }
+        Value v;
+        if (const char* why = Arithmetic(in.op, regs[in.b], regs[in.c], arena, &v)) FAIL(why);
+        A = v;
         break;
       }
       case Op::kToFloat:
@@ -644,7 +654,9 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         err->what = nullptr;
         err->slot = -1;
         return true;
-      default:
+      case Op::kCount:
+        // Not an instruction, and the verifier refuses any opcode from here
+        // on. No default: -Wswitch names an opcode the VM does not run.
         FAIL("unknown instruction");
     }
     continue;
