@@ -231,7 +231,7 @@ struct Outcome {
   double f = 0;
   std::string s;
   uint32_t len = 0;
-  uint8_t reserved = 0;
+  uint8_t sorted = 0;
   std::string err;
   int32_t slot = -1;
 };
@@ -246,7 +246,7 @@ Outcome Capture(bool ok, const Value& v, const VmError& e) {
   }
   o.kind = v.kind;
   o.len = v.len;
-  o.reserved = v.reserved;
+  o.sorted = v.sorted;
   switch (v.kind) {
     case Kind::kBool:
       o.b = v.b;
@@ -701,11 +701,11 @@ TEST(VmOps, LinkMarksSortedConstantsForBinarySearch) {
   const uint32_t empty = b.Const(CList({}, true));
   b.Chunk({I(Op::kLoadConst, 0, 0, sorted), I(Op::kRet, 0)}, 1);
   Runner r(b);
-  EXPECT_EQ(b.p().consts[sorted].reserved, 1);
-  EXPECT_EQ(b.p().consts[plain].reserved, 0);
-  EXPECT_EQ(b.p().consts[empty].reserved, 1);
+  EXPECT_EQ(b.p().consts[sorted].sorted, 1);
+  EXPECT_EQ(b.p().consts[plain].sorted, 0);
+  EXPECT_EQ(b.p().consts[empty].sorted, 1);
   const Outcome o = r.Run(0);
-  EXPECT_EQ(o.reserved, 1);
+  EXPECT_EQ(o.sorted, 1);
   EXPECT_BOOL(BinaryK(Op::kInK, CInt(1), CList({}, true)), false);
   EXPECT_BOOL(BinaryK(Op::kInK, CStr(""), CList({}, true)), false);
 }
@@ -1243,7 +1243,7 @@ rule b { when request.max_tokens in n deny }
   int found = 0;
   for (const Value& v : program_->consts) {
     if (v.kind != Kind::kList || v.len == 0) continue;
-    EXPECT_EQ(v.reserved, 1) << "a constant set is not marked sorted";
+    EXPECT_EQ(v.sorted, 1) << "a constant set is not marked sorted";
     if (v.items[0].kind == Kind::kString) {
       ASSERT_EQ(v.len, 4u);
       EXPECT_EQ(std::string(v.items[0].s, v.items[0].len), "alpha");

@@ -177,7 +177,7 @@ std::string VerifyConsts(Program* p) {
         if (k > 0 && (ik != v.items[0].kind || CompareConst(v.items[k - 1], v.items[k]) >= 0))
           return Fmt("constant %zu: set is not sorted", i);
       }
-      p->consts[i].reserved = 1;
+      p->consts[i].sorted = 1;
     }
   }
   return "";

@@ -52,7 +52,7 @@ bool ScalarEq(const Value& x, const Value& y) {
 bool Member(const Value& x, const Value& c, bool* out) {
   switch (c.kind) {
     case Kind::kList:
-      if (c.reserved == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
+      if (c.sorted == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
         if (c.len == 0 || c.items[0].kind != x.kind) {
           *out = false;
           return true;
