@@ -268,7 +268,12 @@ void AssignScreenIds(Program* p) {
   }
 }
 
-std::string VerifyAndLink(Program* p) {
+namespace {
+
+// Checks everything that the VM, the decoder and the engine index later
+// without a check. It builds only what the checks need: the constants as
+// Values, the screen pattern ids and the loaded screening databases.
+std::string Verify(Program* p) {
   if (p->slots.size() < kBuiltinSlotCount) return "missing built-in slots";
   for (uint32_t i = 0; i < kBuiltinSlotCount; ++i)
     if (p->slots[i].name != kBuiltinNames[i] || p->slots[i].type != SlotType::kBuiltin)
@@ -286,11 +291,8 @@ std::string VerifyAndLink(Program* p) {
       if (p->slots[j].name == s.name) return Fmt("slot %zu: duplicate name", i);
     if (s.default_const < -1 || s.default_const >= int64_t(p->consts.size())) return Fmt("slot %zu: bad default", i);
   }
-  p->max_regs = 1;
-  for (size_t i = 0; i < p->chunks.size(); ++i) {
+  for (size_t i = 0; i < p->chunks.size(); ++i)
     if (std::string e = VerifyChunk(*p, i); !e.empty()) return e;
-    p->max_regs = std::max(p->max_regs, p->chunks[i].nregs);
-  }
   const size_t npred = p->predicates.size();
   // The bitset is at least one word wide, so the matrix exists even without predicates.
   if (p->words != std::max<size_t>(1, (npred + 63) / 64)) return "predicate bitset width does not match";
@@ -326,20 +328,9 @@ std::string VerifyAndLink(Program* p) {
   }
   for (auto& ps : p->pattern_sets) {
     if (ps.patterns.empty()) return "empty pattern set " + ps.name;
-    ps.has_regex = false;
-    ps.has_caseless = false;
-    ps.folded.clear();
-    for (const Pattern& pat : ps.patterns) {
+    for (const Pattern& pat : ps.patterns)
       if (pat.source.empty()) return "pattern set " + ps.name + " has an empty pattern";
-      ps.has_regex |= pat.regex;
-      ps.has_caseless |= pat.caseless;
-      ps.folded.push_back(pat.source);
-      for (char& ch : ps.folded.back())
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-    }
   }
-  p->rule_mask.assign(p->rules.size() * p->words, 0);
-  for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();
   for (size_t r = 0; r < p->rules.size(); ++r) {
     const Rule& rule = p->rules[r];
     if (rule.effect > Effect::kRedact || rule.phase > Phase::kResponse) return Fmt("rule %zu: bad effect", r);
@@ -358,6 +349,31 @@ std::string VerifyAndLink(Program* p) {
       if (s >= p->pattern_sets.size()) return Fmt("rule %zu: bad pattern set", r);
     if (rule.redact_field_slot < -1 || rule.redact_field_slot >= int64_t(p->slots.size()))
       return Fmt("rule %zu: bad redact field", r);
+  }
+  return "";
+}
+
+// Builds the derived tables of a verified program.
+void Link(Program* p) {
+  p->max_regs = 1;
+  for (const Chunk& c : p->chunks) p->max_regs = std::max(p->max_regs, c.nregs);
+  for (auto& ps : p->pattern_sets) {
+    ps.has_regex = false;
+    ps.has_caseless = false;
+    ps.folded.clear();
+    for (const Pattern& pat : ps.patterns) {
+      ps.has_regex |= pat.regex;
+      ps.has_caseless |= pat.caseless;
+      ps.folded.push_back(pat.source);
+      for (char& ch : ps.folded.back())
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
+  }
+  const size_t npred = p->predicates.size();
+  p->rule_mask.assign(p->rules.size() * p->words, 0);
+  for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();
+  for (size_t r = 0; r < p->rules.size(); ++r) {
+    const Rule& rule = p->rules[r];
     uint64_t* rm = p->rule_mask.data() + r * p->words;
     for (uint32_t c = rule.conj_begin; c < rule.conj_begin + rule.conj_count; ++c)
       for (uint32_t w = 0; w < p->words; ++w) rm[w] |= p->pos_mask(c)[w] | p->neg_mask(c)[w];
@@ -386,6 +402,13 @@ std::string VerifyAndLink(Program* p) {
     f.slot = code[0].c;
     f.constant = code[1].c;
   }
+}
+
+}  // namespace
+
+std::string VerifyAndLink(Program* p) {
+  if (std::string e = Verify(p); !e.empty()) return e;
+  Link(p);
   return "";
 }
 
