@@ -445,7 +445,7 @@ TEST(VmOps, Index) {
   EXPECT_INT(Binary(Op::kIndex, list, CInt(0)), 10);
   EXPECT_INT(Binary(Op::kIndex, list, CInt(2)), 30);
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(3)), "list index out of range");
-  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-1)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-4)), "list index out of range");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin)), "list index out of range");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CStr("0")), "list index is not an int");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CFloat(0)), "list index is not an int");
@@ -459,6 +459,40 @@ TEST(VmOps, Index) {
   EXPECT_VM_ERROR(Binary(Op::kIndex, CStr("abc"), CInt(0)), "indexing a value that is not a list or map");
   EXPECT_VM_ERROR(Binary(Op::kIndex, CRecord({CInt(1)}), CInt(0)), "indexing a value that is not a list or map");
   EXPECT_VM_ERROR(Binary(Op::kIndex, CInt(5), CInt(0)), "indexing a value that is not a list or map");
+}
+
+// `messages[-1]` compiled but always failed: the index kernel refused every
+// negative index. It counts from the end, as in Python.
+TEST(VmOps, NegativeListIndexCountsFromTheEnd) {
+  const CV list = CInts({10, 20, 30});
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-1)), 30);
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-2)), 20);
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-3)), 10);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-4)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin + 3)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CList({}), CInt(-1)), "list index out of range");
+  EXPECT_INT(Binary(Op::kIndex, CInts({7}), CInt(-1)), 7);
+  EXPECT_INT(Binary(Op::kIndex, CInts({7}), CInt(0)), 7);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CInts({7}), CInt(-2)), "list index out of range");
+  // A decoded list (the request's messages), as `request.messages[-1].role` reads it.
+  Builder b;
+  const uint32_t last_role =
+      b.Chunk({I(Op::kLoadSlot, 0, 0, kSlotRequestMessages), I(Op::kLoadConst, 1, 0, b.Const(CInt(-1))),
+               I(Op::kIndex, 2, 0, 1), I(Op::kField, 3, 2, kMessageRole), I(Op::kRet, 3)},
+              4);
+  Runner r(b);
+  Value first[kMessageFieldCount], second[kMessageFieldCount];
+  first[kMessageRole] = Value::String("system");
+  second[kMessageRole] = Value::String("user");
+  Value messages[2] = {Value::Aggregate(Kind::kRecord, first, kMessageFieldCount),
+                       Value::Aggregate(Kind::kRecord, second, kMessageFieldCount)};
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, messages, 2);
+  EXPECT_STR(r.Run(last_role), "user");
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, messages, 1);
+  EXPECT_STR(r.Run(last_role), "system");
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, nullptr, 0);
+  EXPECT_VM_ERROR(r.Run(last_role), "list index out of range");
 }
 
 TEST(VmOps, Len) {
@@ -1201,6 +1235,24 @@ rule e { when any m in request.messages: has(m.name) and m.name == "bob" deny }
   EXPECT_VM_ERROR(Predicate(named, R"({"messages":[{"role":"user","name":"al"},{"role":"user"}]})"), "field is absent");
   EXPECT_BOOL(Predicate(named, R"({"messages":[{"role":"user","name":"al"}]})"), false);
   EXPECT_BOOL(Predicate(guarded, R"({"messages":[{"role":"user"}]})"), false);
+}
+
+TEST_F(CompiledVm, NegativeIndexesReadFromTheEnd) {
+  Compile(R"(
+schema principal { xs: list<int> }
+rule last_user { when request.messages[-1].role == "user" deny }
+rule second_last { when principal.xs[-2] == 5 deny }
+)");
+  const std::string last_user = R"(request.messages[-1].role == "user")";
+  const std::string two = R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}]})";
+  EXPECT_BOOL(Predicate(last_user, two), true);
+  EXPECT_BOOL(Predicate(last_user, R"({"messages":[{"role":"user","content":"u"},{"role":"tool"}]})"), false);
+  EXPECT_VM_ERROR(Predicate(last_user, R"({"messages":[]})"), "list index out of range");
+  const std::string second_last = "principal.xs[-2] == 5";
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[5,9]})"), true);
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[1,5,9]})"), true);
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[5,9,1]})"), false);
+  EXPECT_VM_ERROR(Predicate(second_last, "{}", R"({"xs":[5]})"), "list index out of range");
 }
 
 TEST_F(CompiledVm, AllIsFalseWhenAnyItemIsFalseEvenIfAnotherErrors) {

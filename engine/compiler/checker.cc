@@ -1044,11 +1044,12 @@ void Checker::Fold(Expr& e) {
       const ConstVal *c = kv(0), *k = kv(1);
       if (!c || !k) return;
       if (c->kind == Kind::kList) {
-        if (k->i < 0 || static_cast<size_t>(k->i) >= c->items.size()) {
+        const int64_t i = k->i < 0 ? k->i + static_cast<int64_t>(c->items.size()) : k->i;  // -1: the last item
+        if (i < 0 || static_cast<size_t>(i) >= c->items.size()) {
           Error(e, "E0317", "index " + std::to_string(k->i) + " is out of range");
           return;
         }
-        set(c->items[k->i]);
+        set(c->items[i]);
       } else if (c->kind == Kind::kMap) {
         for (size_t i = 0; i < c->items.size(); i += 2)
           if (c->items[i].s == k->s) {

@@ -422,8 +422,10 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value& k = regs[in.c];
         if (c.kind == Kind::kList) {
           if (k.kind != Kind::kInt) FAIL("list index is not an int");
-          if (k.i < 0 || k.i >= static_cast<int64_t>(c.len)) FAIL("list index out of range");
-          A = c.items[k.i];
+          // A negative index counts from the end: -1 is the last item.
+          const int64_t i = k.i < 0 ? k.i + static_cast<int64_t>(c.len) : k.i;
+          if (i < 0 || i >= static_cast<int64_t>(c.len)) FAIL("list index out of range");
+          A = c.items[i];
         } else if (c.kind == Kind::kMap) {
           if (k.kind != Kind::kString) FAIL("map key is not a string");
           uint32_t i = 0;
