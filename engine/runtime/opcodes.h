@@ -51,7 +51,7 @@ enum OpFlag : uint8_t {
   X(Move, "move", "RR_", kOpOwnErrors, "r[a] = r[b]")                                                                 \
   X(Field, "field", "RRN", 0, "r[a] = field c of record r[b]; error if absent")                                       \
   X(HasField, "has_field", "RRN", kOpOwnErrors, "r[a] = field c of record r[b] is present (false if r[b] is absent)") \
-  X(Index, "index", "RRR", 0, "r[a] = r[b][r[c]] (list by int, map by key); error if none")                           \
+  X(Index, "index", "RRR", 0, "r[a] = r[b][r[c]] (list by int, -1 the last; map by key); error if none")              \
   X(Len, "len", "RR_", 0, "r[a] = length of string/list/map r[b]")                                                    \
   X(Not, "not", "RR_", 0, "r[a] = !r[b]")                                                                             \
   X(And, "and", "RRR", kOpOwnErrors, "r[a] = r[b] and r[c], Kleene: false wins over an error")                        \
