@@ -790,7 +790,7 @@ TEST_F(DecodeTest, PrincipalAndContextAttributesOfEveryType) {
   EXPECT_EQ(Slot("principal.window").i, 20 * 60 * 1000);
   // A list keeps order and duplicates ...
   EXPECT_EQ(StringItems(Slot("principal.roles")), (std::vector<std::string>{"writer", "reader", "writer"}));
-  EXPECT_EQ(Slot("principal.roles").reserved, 0);
+  EXPECT_EQ(Slot("principal.roles").sorted, 0);
   // ... a set is sorted and de-duplicated, and marked for binary search.
   const Value& ids = Slot("principal.ids");
   ASSERT_EQ(ids.kind, Kind::kList);
@@ -799,7 +799,7 @@ TEST_F(DecodeTest, PrincipalAndContextAttributesOfEveryType) {
   EXPECT_EQ(Int(ids.items[1]), 1);
   EXPECT_EQ(Int(ids.items[2]), 2);
   EXPECT_EQ(Int(ids.items[3]), 3);
-  EXPECT_EQ(ids.reserved, 1);
+  EXPECT_EQ(ids.sorted, 1);
   const Value& caps = Slot("principal.caps");
   ASSERT_EQ(caps.kind, Kind::kMap);
   ASSERT_EQ(caps.len, 2u);
@@ -815,7 +815,7 @@ TEST_F(DecodeTest, PrincipalAndContextAttributesOfEveryType) {
   EXPECT_EQ(w.items[1].kind, Kind::kFloat);  // an int is accepted as a float
   EXPECT_EQ(w.items[1].f, 1.0);
   EXPECT_EQ(StringItems(Slot("principal.tags")), (std::vector<std::string>{"", "a", "b"}));
-  EXPECT_EQ(Slot("principal.tags").reserved, 1);
+  EXPECT_EQ(Slot("principal.tags").sorted, 1);
   const Value& labels = Slot("principal.labels");
   ASSERT_EQ(labels.kind, Kind::kMap);
   ASSERT_EQ(labels.len, 1u);

@@ -1024,6 +1024,27 @@ rule lower_contains { when lower(principal.s) contains "world" flag }
 )");
 }
 
+TEST(DifferentialTest, NegativeIndexes) {
+  CheckInline("inline/negative_indexes", R"(package diff.negative_indexes
+on_error skip
+schema principal {
+  n: int = 1
+  li: list<int>
+  ls: list<string>
+}
+const order = ["b", "a", "c"]
+rule last_int { when principal.li[-1] == 2 flag }
+rule front_from_end { when principal.li[-len(principal.li)] > 0 flag }
+rule by_n { when principal.ls[principal.n] == "a" flag }
+rule by_minus_n { when principal.ls[-principal.n] startswith "a" flag }
+rule const_by_n { when order[principal.n % 5 - 2] == "c" flag }
+rule const_last { when principal.ls[0] == order[-1] flag }
+rule last_message { when request.messages[-1].role == "user" flag }
+rule second_last_message { when request.messages[-2].content contains "a" flag }
+rule message_text { when len(request.messages) > 0 flag "last ${request.messages[-1].role}" }
+)");
+}
+
 TEST(DifferentialTest, EffectsUnderDefaultDeny) {
   CheckInline("inline/effects_default_deny", R"(package diff.effects
 default deny

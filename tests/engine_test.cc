@@ -518,6 +518,65 @@ rule f { when request.model == "m" flag "team ${principal.team}" }
   EXPECT_EQ(FiredMessages(d), (Names{"team ${?}"}));  // the rule still fired
 }
 
+// `request.messages[-1]` compiled but every rule reading it failed with
+// "list index out of range": a negative index counts from the end.
+TEST(Decide, NegativeIndexReadsTheLastMessage) {
+  auto engine = CompileEngine(R"(
+package test.negative_index
+const tiers = ["free", "team", "enterprise"]
+rule last_is_tool { when request.messages[-1].role == "tool" deny "tool output last: ${request.messages[-1].content}" }
+rule top_tier { when principal.tier == tiers[-1] flag "top ${tiers[-1]}" }
+schema principal { tier: string = "free" }
+)");
+  ASSERT_TRUE(engine);
+  Worker w;
+  Input in;
+  in.request = R"({"model":"m","messages":[{"role":"user","content":"run it"},{"role":"tool","content":"done"}]})";
+  const Decision& d = w.Decide(*engine, in.View());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.message, "tool output last: done");
+  EXPECT_TRUE(d.errors.empty()) << Errors(d)[0];
+
+  in.request = R"({"model":"m","messages":[{"role":"tool","content":"x"},{"role":"user","content":"thanks"}]})";
+  in.principal = R"({"tier":"enterprise"})";
+  const Decision& e = w.Decide(*engine, in.View());
+  EXPECT_TRUE(e.allow);
+  EXPECT_EQ(Fired(e), (Names{"top_tier"}));
+  EXPECT_EQ(FiredMessages(e), (Names{"top enterprise"}));
+  EXPECT_TRUE(e.errors.empty()) << Errors(e)[0];
+
+  // Out of range is the rule error it always was.
+  in.request = R"({"model":"m","messages":[]})";
+  in.principal = "";
+  const Decision& f = w.Decide(*engine, in.View());
+  EXPECT_EQ(Errors(f), (Names{"last_is_tool: list index out of range"}));
+}
+
+// The checker folds a constant list's negative index the way the VM runs it.
+TEST(Decide, NegativeIndexOfAConstantListIsFolded) {
+  auto engine = CompileEngine(R"(
+package test.negative_fold
+const order = ["b", "a", "c"]
+rule last { when request.model == order[-1] and order[-3] == "b" deny "${order[-2]}" }
+)");
+  ASSERT_TRUE(engine);
+  Worker w;
+  Input in;
+  in.request = Chat("c");
+  const Decision& d = w.Decide(*engine, in.View());
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.message, "a");
+  // Past the front of the list, folding reports the index as written.
+  CompileResult r = CompileSource("engine_test.policy", R"(package test.negative_fold
+const order = ["b", "a", "c"]
+rule past { when request.model == order[-4] deny }
+)");
+  EXPECT_FALSE(r.ok());
+  const std::string diags = r.RenderDiagnostics();
+  EXPECT_NE(diags.find("E0317"), std::string::npos) << diags;
+  EXPECT_NE(diags.find("index -4 is out of range"), std::string::npos) << diags;
+}
+
 // ---------------------------------------------------------------------------
 // The decision's JSON
 

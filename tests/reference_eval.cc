@@ -277,8 +277,11 @@ class Evaluator {
         RValue c = Eval(*e.kids[0]);
         RValue k = Eval(*e.kids[1]);
         if (c.k == RValue::kList) {
-          if (k.i < 0 || static_cast<uint64_t>(k.i) >= c.items.size()) Fail("list index out of range");
-          return c.items[static_cast<size_t>(k.i)];
+          // As documented: a negative index counts from the end, -1 is the last item.
+          const int64_t n = static_cast<int64_t>(c.items.size());
+          const int64_t i = k.i < 0 ? k.i + n : k.i;
+          if (i < 0 || i >= n) Fail("list index out of range");
+          return c.items[static_cast<size_t>(i)];
         }
         if (c.k == RValue::kMap) {
           for (auto& [key, v] : c.entries)

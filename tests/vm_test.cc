@@ -231,7 +231,7 @@ struct Outcome {
   double f = 0;
   std::string s;
   uint32_t len = 0;
-  uint8_t reserved = 0;
+  uint8_t sorted = 0;
   std::string err;
   int32_t slot = -1;
 };
@@ -246,7 +246,7 @@ Outcome Capture(bool ok, const Value& v, const VmError& e) {
   }
   o.kind = v.kind;
   o.len = v.len;
-  o.reserved = v.reserved;
+  o.sorted = v.sorted;
   switch (v.kind) {
     case Kind::kBool:
       o.b = v.b;
@@ -445,7 +445,7 @@ TEST(VmOps, Index) {
   EXPECT_INT(Binary(Op::kIndex, list, CInt(0)), 10);
   EXPECT_INT(Binary(Op::kIndex, list, CInt(2)), 30);
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(3)), "list index out of range");
-  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-1)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-4)), "list index out of range");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin)), "list index out of range");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CStr("0")), "list index is not an int");
   EXPECT_VM_ERROR(Binary(Op::kIndex, list, CFloat(0)), "list index is not an int");
@@ -459,6 +459,40 @@ TEST(VmOps, Index) {
   EXPECT_VM_ERROR(Binary(Op::kIndex, CStr("abc"), CInt(0)), "indexing a value that is not a list or map");
   EXPECT_VM_ERROR(Binary(Op::kIndex, CRecord({CInt(1)}), CInt(0)), "indexing a value that is not a list or map");
   EXPECT_VM_ERROR(Binary(Op::kIndex, CInt(5), CInt(0)), "indexing a value that is not a list or map");
+}
+
+// `messages[-1]` compiled but always failed: the index kernel refused every
+// negative index. It counts from the end, as in Python.
+TEST(VmOps, NegativeListIndexCountsFromTheEnd) {
+  const CV list = CInts({10, 20, 30});
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-1)), 30);
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-2)), 20);
+  EXPECT_INT(Binary(Op::kIndex, list, CInt(-3)), 10);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(-4)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, list, CInt(kMin + 3)), "list index out of range");
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CList({}), CInt(-1)), "list index out of range");
+  EXPECT_INT(Binary(Op::kIndex, CInts({7}), CInt(-1)), 7);
+  EXPECT_INT(Binary(Op::kIndex, CInts({7}), CInt(0)), 7);
+  EXPECT_VM_ERROR(Binary(Op::kIndex, CInts({7}), CInt(-2)), "list index out of range");
+  // A decoded list (the request's messages), as `request.messages[-1].role` reads it.
+  Builder b;
+  const uint32_t last_role =
+      b.Chunk({I(Op::kLoadSlot, 0, 0, kSlotRequestMessages), I(Op::kLoadConst, 1, 0, b.Const(CInt(-1))),
+               I(Op::kIndex, 2, 0, 1), I(Op::kField, 3, 2, kMessageRole), I(Op::kRet, 3)},
+              4);
+  Runner r(b);
+  Value first[kMessageFieldCount], second[kMessageFieldCount];
+  first[kMessageRole] = Value::String("system");
+  second[kMessageRole] = Value::String("user");
+  Value messages[2] = {Value::Aggregate(Kind::kRecord, first, kMessageFieldCount),
+                       Value::Aggregate(Kind::kRecord, second, kMessageFieldCount)};
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, messages, 2);
+  EXPECT_STR(r.Run(last_role), "user");
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, messages, 1);
+  EXPECT_STR(r.Run(last_role), "system");
+  r.slot(kSlotRequestMessages) = Value::Aggregate(Kind::kList, nullptr, 0);
+  EXPECT_VM_ERROR(r.Run(last_role), "list index out of range");
 }
 
 TEST(VmOps, Len) {
@@ -701,11 +735,11 @@ TEST(VmOps, LinkMarksSortedConstantsForBinarySearch) {
   const uint32_t empty = b.Const(CList({}, true));
   b.Chunk({I(Op::kLoadConst, 0, 0, sorted), I(Op::kRet, 0)}, 1);
   Runner r(b);
-  EXPECT_EQ(b.p().consts[sorted].reserved, 1);
-  EXPECT_EQ(b.p().consts[plain].reserved, 0);
-  EXPECT_EQ(b.p().consts[empty].reserved, 1);
+  EXPECT_EQ(b.p().consts[sorted].sorted, 1);
+  EXPECT_EQ(b.p().consts[plain].sorted, 0);
+  EXPECT_EQ(b.p().consts[empty].sorted, 1);
   const Outcome o = r.Run(0);
-  EXPECT_EQ(o.reserved, 1);
+  EXPECT_EQ(o.sorted, 1);
   EXPECT_BOOL(BinaryK(Op::kInK, CInt(1), CList({}, true)), false);
   EXPECT_BOOL(BinaryK(Op::kInK, CStr(""), CList({}, true)), false);
 }
@@ -1203,6 +1237,24 @@ rule e { when any m in request.messages: has(m.name) and m.name == "bob" deny }
   EXPECT_BOOL(Predicate(guarded, R"({"messages":[{"role":"user"}]})"), false);
 }
 
+TEST_F(CompiledVm, NegativeIndexesReadFromTheEnd) {
+  Compile(R"(
+schema principal { xs: list<int> }
+rule last_user { when request.messages[-1].role == "user" deny }
+rule second_last { when principal.xs[-2] == 5 deny }
+)");
+  const std::string last_user = R"(request.messages[-1].role == "user")";
+  const std::string two = R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}]})";
+  EXPECT_BOOL(Predicate(last_user, two), true);
+  EXPECT_BOOL(Predicate(last_user, R"({"messages":[{"role":"user","content":"u"},{"role":"tool"}]})"), false);
+  EXPECT_VM_ERROR(Predicate(last_user, R"({"messages":[]})"), "list index out of range");
+  const std::string second_last = "principal.xs[-2] == 5";
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[5,9]})"), true);
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[1,5,9]})"), true);
+  EXPECT_BOOL(Predicate(second_last, "{}", R"({"xs":[5,9,1]})"), false);
+  EXPECT_VM_ERROR(Predicate(second_last, "{}", R"({"xs":[5]})"), "list index out of range");
+}
+
 TEST_F(CompiledVm, AllIsFalseWhenAnyItemIsFalseEvenIfAnotherErrors) {
   Compile(R"(
 rule a { when all m in request.messages: m.name != "bob" deny }
@@ -1243,7 +1295,7 @@ rule b { when request.max_tokens in n deny }
   int found = 0;
   for (const Value& v : program_->consts) {
     if (v.kind != Kind::kList || v.len == 0) continue;
-    EXPECT_EQ(v.reserved, 1) << "a constant set is not marked sorted";
+    EXPECT_EQ(v.sorted, 1) << "a constant set is not marked sorted";
     if (v.items[0].kind == Kind::kString) {
       ASSERT_EQ(v.len, 4u);
       EXPECT_EQ(std::string(v.items[0].s, v.items[0].len), "alpha");
@@ -1945,6 +1997,213 @@ TEST(OpcodeTable, IsWellFormed) {
   EXPECT_STREQ(GetOpInfo(Op::kLoadSlot).format, "R_S");
   EXPECT_STREQ(GetOpInfo(Op::kCost).format, "RRK");
   EXPECT_STREQ(GetOpInfo(Op::kJump).format, "__J");
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const OpInfo& info = GetOpInfo(static_cast<Op>(i));
+    EXPECT_EQ(info.flags & ~(kOpOwnErrors | kOpReadsB12 | kOpWritesA1 | kOpJumpsBack), 0) << info.mnemonic;
+  }
+}
+
+// The comparison families in the order opcodes.h asserts, read the way the VM
+// and the fast-predicate recognition read them.
+TEST(OpcodeTable, ComparisonFamiliesAreParallel) {
+  const Op regs[] = {Op::kEq, Op::kNe, Op::kLt, Op::kLe, Op::kGt, Op::kGe};
+  const Op consts[] = {Op::kEqK, Op::kNeK, Op::kLtK, Op::kLeK, Op::kGtK, Op::kGeK};
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_TRUE(IsCompare(regs[k]) && !IsCompareK(regs[k])) << k;
+    EXPECT_TRUE(IsCompareK(consts[k]) && !IsCompare(consts[k])) << k;
+    EXPECT_EQ(CompareIndex(regs[k]), k);
+    EXPECT_EQ(CompareIndex(consts[k]), k);
+    EXPECT_EQ(std::string(GetOpInfo(regs[k]).mnemonic) + "_k", GetOpInfo(consts[k]).mnemonic);
+  }
+  int compares = 0;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i)
+    compares += IsCompare(static_cast<Op>(i)) + IsCompareK(static_cast<Op>(i));
+  EXPECT_EQ(compares, 12);
+}
+
+// A chunk with one instruction of `op` (and the other half of its loop, if it
+// is iter_begin or iter_next): register operands a and b as given, c register
+// 0, and valid slot, constant 0, pattern set 0 and jump targets. Ends in ret r0.
+std::vector<Instr> AloneInChunk(Op op, uint32_t a, uint32_t b) {
+  const char* f = GetOpInfo(op).format;
+  const uint32_t fa = f[0] == 'R' ? a : 0, fb = f[1] == 'R' ? b : 0;
+  switch (op) {
+    case Op::kIterBegin:
+    case Op::kIterNext:
+      return {I(Op::kIterBegin, a, b, 2), I(Op::kIterNext, a, 0, 1), I(Op::kRet, 0)};
+    case Op::kRet:
+      return {I(Op::kRet, a)};
+    default:
+      break;
+  }
+  uint32_t fc = 0;
+  if (f[2] == 'J') fc = 1;
+  if (f[2] == 'S') fc = kSlotRequestModel;
+  return {I(op, fa, fb, fc), I(Op::kRet, 0)};
+}
+
+// kOpWritesA1 and kOpReadsB12 name registers beyond the operands: the
+// verifier must keep exactly those inside the chunk's register window.
+TEST(OpcodeTable, VerifierKeepsTheRegistersTheFlagsNameInRange) {
+  constexpr uint16_t kRegs = 8;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const Op op = static_cast<Op>(i);
+    const OpInfo& info = GetOpInfo(op);
+    SCOPED_TRACE(info.mnemonic);
+    auto verify = [&](uint32_t a, uint32_t b) {
+      Valid v;
+      v.b.Patterns("ps", {{"x", false, false}});
+      v.b.Chunk(AloneInChunk(op, a, b), kRegs);
+      return Verify(v.p());
+    };
+    EXPECT_EQ(verify(0, 2), "");
+    if (info.format[0] == 'R') {
+      const std::string last = verify(kRegs - 1, 2);
+      if (HasOpFlag(op, kOpWritesA1)) {
+        EXPECT_NE(last.find("iterator item register out of range"), std::string::npos) << last;
+        EXPECT_EQ(verify(kRegs - 2, 2), "");
+      } else {
+        EXPECT_EQ(last, "");
+      }
+    }
+    if (info.format[1] == 'R') {
+      const std::string last = verify(0, kRegs - 1);
+      if (HasOpFlag(op, kOpReadsB12)) {
+        EXPECT_NE(last.find(std::string(info.mnemonic) + " arguments out of range"), std::string::npos) << last;
+        EXPECT_NE(verify(0, kRegs - 2).find("arguments out of range"), std::string::npos);
+        EXPECT_EQ(verify(0, kRegs - 3), "");
+      } else {
+        EXPECT_EQ(last, "");
+      }
+      if (HasOpFlag(op, kOpWritesA1)) {
+        EXPECT_NE(verify(3, 3).find("overlaps its cursor"), std::string::npos);
+        EXPECT_NE(verify(3, 4).find("overlaps its cursor"), std::string::npos);
+        EXPECT_EQ(verify(3, 2), "");
+        EXPECT_EQ(verify(3, 5), "");
+      } else {
+        EXPECT_EQ(verify(3, 3), "");
+      }
+    }
+  }
+}
+
+// Only an instruction flagged kOpJumpsBack may jump backward, and it may not
+// jump forward.
+TEST(OpcodeTable, OnlyInstructionsFlaggedJumpsBackJumpBackward) {
+  int jumps = 0, back = 0;
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const Op op = static_cast<Op>(i);
+    const OpInfo& info = GetOpInfo(op);
+    if (info.format[2] != 'J') continue;
+    SCOPED_TRACE(info.mnemonic);
+    ++jumps;
+    const uint32_t a = info.format[0] == 'R' ? 1 : 0, b = 0;
+    std::vector<Instr> backward, forward;
+    if (op == Op::kIterNext) {
+      backward = {I(Op::kIterBegin, 1, 0, 3), I(Op::kNop), I(op, 1, 0, 1), I(Op::kRet, 0)};
+      forward = {I(Op::kIterBegin, 1, 0, 2), I(op, 1, 0, 2), I(Op::kRet, 0)};
+    } else {
+      backward = {I(Op::kNop), I(op, a, b, 0), I(Op::kRet, 0)};
+      forward = op == Op::kIterBegin ? std::vector<Instr>{I(op, 1, 0, 2), I(Op::kIterNext, 1, 0, 1), I(Op::kRet, 0)}
+                                     : std::vector<Instr>{I(op, a, b, 1), I(Op::kRet, 0)};
+    }
+    auto verify = [](const std::vector<Instr>& code) {
+      Valid v;
+      v.b.Chunk(code, 4);
+      return Verify(v.p());
+    };
+    const std::string bad_c = std::string("bad operand c of ") + info.mnemonic;
+    if (HasOpFlag(op, kOpJumpsBack)) {
+      ++back;
+      EXPECT_EQ(verify(backward), "");
+      EXPECT_NE(verify(forward).find(bad_c), std::string::npos) << verify(forward);
+    } else {
+      EXPECT_NE(verify(backward).find(bad_c), std::string::npos) << verify(backward);
+      EXPECT_EQ(verify(forward), "");
+    }
+  }
+  EXPECT_EQ(jumps, 5);
+  EXPECT_EQ(back, 1);
+}
+
+// Without kOpOwnErrors an instruction whose register operand b or c holds an
+// error does not run: its result is an error, so the chunk fails with the
+// first failure's message. Those with the flag read the error on purpose;
+// each has its own expectation here, so a new one cannot go untested.
+TEST(OpcodeTable, ErrorOperandsStopEveryInstructionThatDoesNotOwnThem) {
+  Builder b;
+  const uint32_t absent = b.Slot("principal.absent", Root::kPrincipal, SlotType::kInt);
+  const uint32_t list = b.Const(CInts({1}));
+  const uint32_t one = b.Const(CInt(1));
+  const uint32_t yes = b.Const(CBool(true)), no = b.Const(CBool(false));
+  b.Patterns("ps", {{"x", false, false}});
+  // r0 = an error (absent attribute), r1 = [1], r2 = r3 = 1.
+  const std::vector<Instr> prologue = {I(Op::kLoadSlot, 0, 0, absent), I(Op::kLoadConst, 1, 0, list),
+                                       I(Op::kLoadConst, 2, 0, one), I(Op::kLoadConst, 3, 0, one)};
+  auto chunk = [&](std::vector<Instr> tail) {
+    std::vector<Instr> code = prologue;
+    for (Instr& in : tail)
+      if (GetOpInfo(in.op).format[2] == 'J') in.c += static_cast<uint32_t>(prologue.size());
+    code.insert(code.end(), tail.begin(), tail.end());
+    return b.Chunk(code, 6);
+  };
+  struct Strict {
+    Op op;
+    int operand;  // 1: b, 2: c
+    uint32_t chunk;
+  };
+  std::vector<Strict> strict;
+  std::map<Op, std::pair<uint32_t, std::string>> own;  // chunk, what it gives
+  for (int i = 0; i < static_cast<int>(Op::kCount); ++i) {
+    const Op op = static_cast<Op>(i);
+    const char* f = GetOpInfo(op).format;
+    if (f[1] != 'R' && f[2] != 'R') continue;
+    if (!HasOpFlag(op, kOpOwnErrors)) {
+      for (int k = 1; k <= 2; ++k) {
+        if (f[k] != 'R') continue;
+        uint32_t fc = k == 2 ? 0 : 1;  // the error, or the list
+        if (f[2] == 'K') fc = list;
+        if (f[2] == 'P' || f[2] == 'N' || f[2] == '_') fc = 0;
+        strict.push_back({op, k, chunk({I(op, 5, k == 1 ? 0 : 1, fc), I(Op::kRet, 5)})});
+      }
+      continue;
+    }
+    switch (op) {
+      case Op::kMove:
+        own[op] = {chunk({I(op, 5, 0), I(Op::kRet, 5)}), "error: attribute is absent"};
+        break;
+      case Op::kHasField:
+        own[op] = {chunk({I(op, 5, 0, 0), I(Op::kRet, 5)}), "bool false"};
+        break;
+      case Op::kAnd:
+        own[op] = {chunk({I(Op::kLoadConst, 4, 0, no), I(op, 5, 0, 4), I(Op::kRet, 5)}), "bool false"};
+        break;
+      case Op::kOr:
+        own[op] = {chunk({I(Op::kLoadConst, 4, 0, yes), I(op, 5, 4, 0), I(Op::kRet, 5)}), "bool true"};
+        break;
+      case Op::kIterBegin:
+        // Iterating an error skips the body, which would set r4 to true.
+        own[op] = {chunk({I(Op::kLoadConst, 4, 0, no), I(op, 2, 0, 4), I(Op::kLoadConst, 4, 0, yes),
+                          I(Op::kIterNext, 2, 0, 2), I(Op::kRet, 4)}),
+                   "bool false"};
+        break;
+      case Op::kIterEnd:
+        own[op] = {chunk({I(op, 5, 0), I(Op::kRet, 5)}), "error: attribute is absent"};
+        break;
+      default:
+        ADD_FAILURE() << GetOpInfo(op).mnemonic << " has kOpOwnErrors but no expectation in this test";
+    }
+  }
+  Runner r(b);
+  for (const Strict& c : strict) {
+    const Outcome o = r.Run(c.chunk);
+    SCOPED_TRACE(std::string(GetOpInfo(c.op).mnemonic) + " with an error in " + "_bc"[c.operand]);
+    EXPECT_VM_ERROR(o, "attribute is absent");
+    EXPECT_EQ(o.slot, static_cast<int32_t>(absent)) << GetOpInfo(c.op).mnemonic;
+  }
+  for (const auto& [op, want] : own) EXPECT_EQ(Describe(r.Run(want.first)), want.second) << GetOpInfo(op).mnemonic;
+  EXPECT_GE(strict.size(), 30u);
+  EXPECT_EQ(own.size(), 6u);
 }
 
 // One instruction of every opcode, with valid operands.

@@ -407,7 +407,7 @@ bool ResolveAttributes(gavel_worker_t* w, const Program& p, const gavel_input_t*
               items);
         }
         av.value = Value::Aggregate(Kind::kList, count ? items : nullptr, static_cast<uint32_t>(count));
-        if (is_set) av.value.reserved = 1;
+        if (is_set) av.value.sorted = 1;
         break;
       }
     }

@@ -639,7 +639,7 @@ bool Attribute(Ctx& c, const Document& d, uint32_t v, SlotType type, const std::
         count = static_cast<uint32_t>(std::unique(items, items + count, same) - items);
       }
       *out = Value::Aggregate(Kind::kList, items, count);
-      if (is_set) out->reserved = 1;
+      if (is_set) out->sorted = 1;
       return true;
     }
     case SlotType::kMapString:

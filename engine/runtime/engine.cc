@@ -168,11 +168,15 @@ void Worker::RenderMessage(const Program& p, const Rule& r, std::string* out) {
 }
 
 void Worker::Evaluate(const Program& p, Phase phase) {
-  const uint32_t words = p.words;
-  d_.pred_true.assign(words, 0);
-  d_.pred_error.assign(words, 0);
+  EvaluatePredicates(p, phase);
+  EvaluateRules(p, phase);
+  ApplyPrecedence(p, phase);
+}
+
+void Worker::EvaluatePredicates(const Program& p, Phase phase) {
+  d_.pred_true.assign(p.words, 0);
+  d_.pred_error.assign(p.words, 0);
   d_.pred_error_info.resize(p.predicates.size());
-  d_.outcomes.assign(p.rules.size(), RuleOutcome::kNotEvaluated);
   uint64_t* T = d_.pred_true.data();
   uint64_t* E = d_.pred_error.data();
 
@@ -199,7 +203,13 @@ void Worker::Evaluate(const Program& p, Phase phase) {
     E[i / 64] |= uint64_t(1) << (i % 64);
     d_.pred_error_info[i] = e;
   }
+}
 
+void Worker::EvaluateRules(const Program& p, Phase phase) {
+  const uint32_t words = p.words;
+  const uint64_t* T = d_.pred_true.data();
+  const uint64_t* E = d_.pred_error.data();
+  d_.outcomes.assign(p.rules.size(), RuleOutcome::kNotEvaluated);
   bool route_decided = false;
   for (uint32_t r = 0; r < p.rules.size(); ++r) {
     const Rule& rule = p.rules[r];
@@ -287,7 +297,9 @@ void Worker::Evaluate(const Program& p, Phase phase) {
       }
     }
   }
+}
 
+void Worker::ApplyPrecedence(const Program& p, Phase phase) {
   if (d_.denies) {
     for (const Reason& rs : d_.fired) {
       const Rule& rule = p.rules[rs.rule];

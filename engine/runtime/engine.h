@@ -163,7 +163,14 @@ class alignas(kCacheLine) Worker {
   };
   const Decision& DecideImpl(const Engine& engine, const DecodeInput& input, const DecideOptions& options,
                              StreamText* stream);
+  // A decision in three steps: the phase's predicates into the bitsets
+  // pred_true and pred_error; each rule's outcome from the rule matrix, and
+  // the effects of those that fire (messages, route, redaction spans); then
+  // precedence among the effects (deny, on_error, default deny).
   void Evaluate(const Program& p, Phase phase);
+  void EvaluatePredicates(const Program& p, Phase phase);
+  void EvaluateRules(const Program& p, Phase phase);
+  void ApplyPrecedence(const Program& p, Phase phase);
   bool CollectSpans(const Program& p, uint32_t rule, std::string* err);
   void ApplyRedactions(const Program& p);
 

@@ -177,7 +177,7 @@ std::string VerifyConsts(Program* p) {
         if (k > 0 && (ik != v.items[0].kind || CompareConst(v.items[k - 1], v.items[k]) >= 0))
           return Fmt("constant %zu: set is not sorted", i);
       }
-      p->consts[i].reserved = 1;
+      p->consts[i].sorted = 1;
     }
   }
   return "";
@@ -192,7 +192,8 @@ std::string VerifyChunk(const Program& p, size_t ci) {
   for (uint32_t pc = 0; pc < c.size; ++pc) {
     const Instr& in = p.code[c.begin + pc];
     if (in.op >= Op::kCount) return Fmt("chunk %zu @%u: unknown opcode %u", ci, pc, unsigned(in.op));
-    const char* f = GetOpInfo(in.op).format;
+    const OpInfo& info = GetOpInfo(in.op);
+    const char* f = info.format;
     const uint32_t fields[3] = {in.a, in.b, in.c};
     for (int k = 0; k < 3; ++k) {
       const uint32_t x = fields[k];
@@ -216,7 +217,7 @@ std::string VerifyChunk(const Program& p, size_t ci) {
         case 'N':
           break;
         case 'J':
-          if (in.op == Op::kIterNext) {
+          if (info.flags & kOpJumpsBack) {
             ok = x >= 1 && x <= pc && p.code[c.begin + x - 1].op == Op::kIterBegin && p.code[c.begin + x - 1].a == in.a;
             for (uint32_t q = x; ok && q < pc; ++q)
               if (p.code[c.begin + q].op == Op::kIterBegin && p.code[c.begin + q].a == in.a) ok = false;
@@ -229,14 +230,15 @@ std::string VerifyChunk(const Program& p, size_t ci) {
           }
           break;
       }
-      if (!ok) return Fmt("chunk %zu @%u: bad operand %c of %s", ci, pc, "abc"[k], GetOpInfo(in.op).mnemonic);
+      if (!ok) return Fmt("chunk %zu @%u: bad operand %c of %s", ci, pc, "abc"[k], info.mnemonic);
     }
-    if ((in.op == Op::kIterBegin || in.op == Op::kIterNext) && uint32_t(in.a) + 1 >= c.nregs)
+    // The registers an instruction uses beyond its operands (opcodes.h).
+    if ((info.flags & kOpWritesA1) && uint32_t(in.a) + 1 >= c.nregs)
       return Fmt("chunk %zu @%u: iterator item register out of range", ci, pc);
-    if (in.op == Op::kIterBegin && (in.b == uint32_t(in.a) + 1 || in.b == in.a))
-      return Fmt("chunk %zu @%u: iter_begin's list register overlaps its cursor", ci, pc);
-    if (in.op == Op::kCost && uint32_t(in.b) + 2 >= c.nregs)
-      return Fmt("chunk %zu @%u: cost arguments out of range", ci, pc);
+    if ((info.flags & kOpWritesA1) && f[1] == 'R' && (in.b == uint32_t(in.a) + 1 || in.b == in.a))
+      return Fmt("chunk %zu @%u: %s's list register overlaps its cursor", ci, pc, info.mnemonic);
+    if ((info.flags & kOpReadsB12) && uint32_t(in.b) + 2 >= c.nregs)
+      return Fmt("chunk %zu @%u: %s arguments out of range", ci, pc, info.mnemonic);
   }
   return "";
 }
@@ -266,7 +268,12 @@ void AssignScreenIds(Program* p) {
   }
 }
 
-std::string VerifyAndLink(Program* p) {
+namespace {
+
+// Checks everything that the VM, the decoder and the engine index later
+// without a check. It builds only what the checks need: the constants as
+// Values, the screen pattern ids and the loaded screening databases.
+std::string Verify(Program* p) {
   if (p->slots.size() < kBuiltinSlotCount) return "missing built-in slots";
   for (uint32_t i = 0; i < kBuiltinSlotCount; ++i)
     if (p->slots[i].name != kBuiltinNames[i] || p->slots[i].type != SlotType::kBuiltin)
@@ -284,11 +291,8 @@ std::string VerifyAndLink(Program* p) {
       if (p->slots[j].name == s.name) return Fmt("slot %zu: duplicate name", i);
     if (s.default_const < -1 || s.default_const >= int64_t(p->consts.size())) return Fmt("slot %zu: bad default", i);
   }
-  p->max_regs = 1;
-  for (size_t i = 0; i < p->chunks.size(); ++i) {
+  for (size_t i = 0; i < p->chunks.size(); ++i)
     if (std::string e = VerifyChunk(*p, i); !e.empty()) return e;
-    p->max_regs = std::max(p->max_regs, p->chunks[i].nregs);
-  }
   const size_t npred = p->predicates.size();
   // The bitset is at least one word wide, so the matrix exists even without predicates.
   if (p->words != std::max<size_t>(1, (npred + 63) / 64)) return "predicate bitset width does not match";
@@ -324,20 +328,9 @@ std::string VerifyAndLink(Program* p) {
   }
   for (auto& ps : p->pattern_sets) {
     if (ps.patterns.empty()) return "empty pattern set " + ps.name;
-    ps.has_regex = false;
-    ps.has_caseless = false;
-    ps.folded.clear();
-    for (const Pattern& pat : ps.patterns) {
+    for (const Pattern& pat : ps.patterns)
       if (pat.source.empty()) return "pattern set " + ps.name + " has an empty pattern";
-      ps.has_regex |= pat.regex;
-      ps.has_caseless |= pat.caseless;
-      ps.folded.push_back(pat.source);
-      for (char& ch : ps.folded.back())
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-    }
   }
-  p->rule_mask.assign(p->rules.size() * p->words, 0);
-  for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();
   for (size_t r = 0; r < p->rules.size(); ++r) {
     const Rule& rule = p->rules[r];
     if (rule.effect > Effect::kRedact || rule.phase > Phase::kResponse) return Fmt("rule %zu: bad effect", r);
@@ -356,6 +349,31 @@ std::string VerifyAndLink(Program* p) {
       if (s >= p->pattern_sets.size()) return Fmt("rule %zu: bad pattern set", r);
     if (rule.redact_field_slot < -1 || rule.redact_field_slot >= int64_t(p->slots.size()))
       return Fmt("rule %zu: bad redact field", r);
+  }
+  return "";
+}
+
+// Builds the derived tables of a verified program.
+void Link(Program* p) {
+  p->max_regs = 1;
+  for (const Chunk& c : p->chunks) p->max_regs = std::max(p->max_regs, c.nregs);
+  for (auto& ps : p->pattern_sets) {
+    ps.has_regex = false;
+    ps.has_caseless = false;
+    ps.folded.clear();
+    for (const Pattern& pat : ps.patterns) {
+      ps.has_regex |= pat.regex;
+      ps.has_caseless |= pat.caseless;
+      ps.folded.push_back(pat.source);
+      for (char& ch : ps.folded.back())
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+    }
+  }
+  const size_t npred = p->predicates.size();
+  p->rule_mask.assign(p->rules.size() * p->words, 0);
+  for (int ph = 0; ph < 2; ++ph) p->phase_mask[ph].assign(p->words, 0), p->phase_predicates[ph].clear();
+  for (size_t r = 0; r < p->rules.size(); ++r) {
+    const Rule& rule = p->rules[r];
     uint64_t* rm = p->rule_mask.data() + r * p->words;
     for (uint32_t c = rule.conj_begin; c < rule.conj_begin + rule.conj_count; ++c)
       for (uint32_t w = 0; w < p->words; ++w) rm[w] |= p->pos_mask(c)[w] | p->neg_mask(c)[w];
@@ -372,7 +390,7 @@ std::string VerifyAndLink(Program* p) {
     if (c.size != 3 && c.size != 4) continue;
     const Instr* code = p->code.data() + c.begin;
     const Op op = code[1].op;
-    const bool k_op = op == Op::kInK || (op >= Op::kEqK && op <= Op::kGeK);
+    const bool k_op = op == Op::kInK || IsCompareK(op);
     if (code[0].op != Op::kLoadSlot || !k_op || code[1].b != code[0].a) continue;
     const bool negate = c.size == 4;
     if (negate && (code[2].op != Op::kNot || code[2].b != code[1].a || code[3].a != code[2].a)) continue;
@@ -384,6 +402,13 @@ std::string VerifyAndLink(Program* p) {
     f.slot = code[0].c;
     f.constant = code[1].c;
   }
+}
+
+}  // namespace
+
+std::string VerifyAndLink(Program* p) {
+  if (std::string e = Verify(p); !e.empty()) return e;
+  Link(p);
   return "";
 }
 

@@ -25,7 +25,9 @@ enum class Kind : uint8_t {
 
 struct Value {
   Kind kind = Kind::kMissing;
-  uint8_t reserved = 0;
+  // A list whose items are all strings or all ints, sorted ascending without
+  // duplicates (a constant set, a decoded set slot): `in` binary-searches it.
+  uint8_t sorted = 0;
   uint16_t reserved2 = 0;
   uint32_t len = 0;  // string bytes, list/record items, map entries
   union {

@@ -52,7 +52,7 @@ bool ScalarEq(const Value& x, const Value& y) {
 bool Member(const Value& x, const Value& c, bool* out) {
   switch (c.kind) {
     case Kind::kList:
-      if (c.reserved == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
+      if (c.sorted == 1 && (x.kind == Kind::kString || x.kind == Kind::kInt)) {
         if (c.len == 0 || c.items[0].kind != x.kind) {
           *out = false;
           return true;
@@ -103,8 +103,7 @@ bool Member(const Value& x, const Value& c, bool* out) {
 // so the two cannot drift. op is one of eq..ge or eq_k..ge_k. Returns false
 // when the values do not compare (different kinds, NaN).
 bool CompareBy(Op op, const Value& x, const Value& y, bool* out) {
-  const int which = op >= Op::kEqK ? static_cast<int>(op) - static_cast<int>(Op::kEqK)
-                                   : static_cast<int>(op) - static_cast<int>(Op::kEq);
+  const int which = CompareIndex(op);  // the row of kByOrder: opcodes.h asserts the order
   if (which <= 1 && x.kind == Kind::kString && y.kind == Kind::kString) {
     // Equality of strings needs no ordering: different lengths decide at once.
     const bool same = x.len == y.len && std::memcmp(x.s, y.s, x.len) == 0;
@@ -146,6 +145,77 @@ char* StringRoom(Arena* arena, uint64_t n) {
   if (n > UINT32_MAX || arena->vm_string_bytes + n > Arena::kMaxVmStringBytes) return nullptr;
   arena->vm_string_bytes += n;
   return arena->bytes.Alloc(static_cast<size_t>(n) + 1);
+}
+
+// add, sub, mul, div and mod: ints (overflow and division by zero are
+// errors), numbers mixing ints and floats (no mod), durations (add and sub
+// only) and strings (add: concatenation, built in the arena). Returns null
+// with *out set, or what went wrong.
+const char* Arithmetic(Op op, const Value& x, const Value& y, Arena* arena, Value* out) {
+  if (op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
+    if (const Value* m = MemoFind(arena->memo, op, x, &y)) {
+      *out = *m;
+      return nullptr;
+    }
+    char* buf = StringRoom(arena, uint64_t(x.len) + y.len);
+    if (buf == nullptr) return "strings built by this decision exceed 64 MiB";
+    std::memcpy(buf, x.s, x.len);
+    std::memcpy(buf + x.len, y.s, y.len);
+    *out = Value::String(buf, x.len + y.len);
+    MemoPut(&arena->memo, op, x, &y, *out);
+    return nullptr;
+  }
+  const bool ints = (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
+                    (x.kind == Kind::kDuration && y.kind == Kind::kDuration && (op == Op::kAdd || op == Op::kSub));
+  if (ints) {
+    int64_t r = 0;
+    bool ovf = false;
+    switch (op) {
+      case Op::kAdd:
+        ovf = __builtin_add_overflow(x.i, y.i, &r);
+        break;
+      case Op::kSub:
+        ovf = __builtin_sub_overflow(x.i, y.i, &r);
+        break;
+      case Op::kMul:
+        ovf = __builtin_mul_overflow(x.i, y.i, &r);
+        break;
+      default:
+        if (y.i == 0) return "division by zero";
+        if (x.i == INT64_MIN && y.i == -1) {
+          if (op == Op::kDiv) return "integer overflow";
+          r = 0;  // the remainder is 0; only the quotient overflows
+        } else {
+          r = op == Op::kDiv ? x.i / y.i : x.i % y.i;
+        }
+    }
+    if (ovf) return "integer overflow";
+    Value v = x;
+    v.i = r;
+    *out = v;
+    return nullptr;
+  }
+  if (IsNum(x) && IsNum(y) && op != Op::kMod) {
+    const double a = AsF(x), b = AsF(y);
+    double r;
+    switch (op) {
+      case Op::kAdd:
+        r = a + b;
+        break;
+      case Op::kSub:
+        r = a - b;
+        break;
+      case Op::kMul:
+        r = a * b;
+        break;
+      default:
+        if (b == 0) return "division by zero";
+        r = a / b;
+    }
+    *out = Value::Float(r);
+    return nullptr;
+  }
+  return "arithmetic on values of the wrong kind";
 }
 
 }  // namespace
@@ -272,34 +342,20 @@ inline Value ErrorValue() {
   v.kind = Kind::kError;
   return v;
 }
-// Which register operands (bit 1: b, bit 2: c) make an instruction fail when
-// they hold an error. Instructions that combine or test errors themselves
-// (and, or, has_field, jumps, iteration, ret) are not listed.
+// Which register operands (bit 1: b, bit 2: c) make an instruction yield an
+// error without running when they hold one: every register operand b or c of
+// an instruction without kOpOwnErrors. 256 entries, one per byte value.
 struct StrictOperands {
   uint8_t mask[256] = {};
-  StrictOperands() {
+  constexpr StrictOperands() {
     for (int op = 0; op < static_cast<int>(Op::kCount); ++op) {
-      switch (static_cast<Op>(op)) {
-        case Op::kMove:
-        case Op::kHasField:
-        case Op::kAnd:
-        case Op::kOr:
-        case Op::kJumpIfFalse:
-        case Op::kJumpIfTrue:
-        case Op::kIterBegin:
-        case Op::kIterNext:
-        case Op::kIterEnd:
-        case Op::kRet:
-          continue;
-        default:
-          break;
-      }
-      const char* f = GetOpInfo(static_cast<Op>(op)).format;
-      mask[op] = static_cast<uint8_t>((f[1] == 'R' ? 1 : 0) | (f[2] == 'R' ? 2 : 0));
+      const OpInfo& info = kOpTable[op];
+      if (info.flags & kOpOwnErrors) continue;
+      mask[op] = static_cast<uint8_t>((info.format[1] == 'R' ? 1 : 0) | (info.format[2] == 'R' ? 2 : 0));
     }
   }
 };
-const StrictOperands kStrict;
+constexpr StrictOperands kStrict;
 
 // Kleene truth value: 1 true, 0 false, -1 unknown (an error or a non-bool).
 inline int Truth(const Value& v) { return v.kind == Kind::kBool ? (v.b ? 1 : 0) : -1; }
@@ -366,8 +422,10 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value& k = regs[in.c];
         if (c.kind == Kind::kList) {
           if (k.kind != Kind::kInt) FAIL("list index is not an int");
-          if (k.i < 0 || k.i >= static_cast<int64_t>(c.len)) FAIL("list index out of range");
-          A = c.items[k.i];
+          // A negative index counts from the end: -1 is the last item.
+          const int64_t i = k.i < 0 ? k.i + static_cast<int64_t>(c.len) : k.i;
+          if (i < 0 || i >= static_cast<int64_t>(c.len)) FAIL("list index out of range");
+          A = c.items[i];
         } else if (c.kind == Kind::kMap) {
           if (k.kind != Kind::kString) FAIL("map key is not a string");
           uint32_t i = 0;
@@ -422,70 +480,9 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kMul:
       case Op::kDiv:
       case Op::kMod: {
-        const Value x = regs[in.b], y = regs[in.c];
-        if (in.op == Op::kAdd && x.kind == Kind::kString && y.kind == Kind::kString) {
-          if (const Value* m = MemoFind(arena->memo, in.op, x, &y)) {
-            A = *m;
-            break;
-          }
-          char* buf = StringRoom(arena, uint64_t(x.len) + y.len);
-          if (buf == nullptr) FAIL("strings built by this decision exceed 64 MiB");
-          std::memcpy(buf, x.s, x.len);
-          std::memcpy(buf + x.len, y.s, y.len);
-          A = Value::String(buf, x.len + y.len);
-          MemoPut(&arena->memo, in.op, x, &y, A);
-          break;
-        }
-        const bool ints =
-            (x.kind == Kind::kInt && y.kind == Kind::kInt) ||
-            (x.kind == Kind::kDuration && y.kind == Kind::kDuration && (in.op == Op::kAdd || in.op == Op::kSub));
-        if (ints) {
-          int64_t r = 0;
-          bool ovf = false;
-          switch (in.op) {
-            case Op::kAdd:
-              ovf = __builtin_add_overflow(x.i, y.i, &r);
-              break;
-            case Op::kSub:
-              ovf = __builtin_sub_overflow(x.i, y.i, &r);
-              break;
-            case Op::kMul:
-              ovf = __builtin_mul_overflow(x.i, y.i, &r);
-              break;
-            default:
-              if (y.i == 0) FAIL("division by zero");
-              if (x.i == INT64_MIN && y.i == -1) {
-                if (in.op == Op::kDiv) FAIL("integer overflow");
-                r = 0;  // the remainder is 0; only the quotient overflows
-              } else {
-                r = in.op == Op::kDiv ? x.i / y.i : x.i % y.i;
-              }
-          }
-          if (ovf) FAIL("integer overflow");
-          Value v = x;
-          v.i = r;
-          A = v;
-        } else if (IsNum(x) && IsNum(y) && in.op != Op::kMod) {
-          const double a = AsF(x), b = AsF(y);
-          double r;
-          switch (in.op) {
-            case Op::kAdd:
-              r = a + b;
-              break;
-            case Op::kSub:
-              r = a - b;
-              break;
-            case Op::kMul:
-              r = a * b;
-              break;
-            default:
-              if (b == 0) FAIL("division by zero");
-              r = a / b;
-          }
-          A = Value::Float(r);
-        } else {
-          FAIL("arithmetic on values of the wrong kind");
-        }
+        Value v;
+        if (const char* why = Arithmetic(in.op, regs[in.b], regs[in.c], arena, &v)) FAIL(why);
+        A = v;
         break;
       }
       case Op::kToFloat:
@@ -504,7 +501,7 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
       case Op::kLeK:
       case Op::kGtK:
       case Op::kGeK: {
-        const Value& y = in.op >= Op::kEqK ? consts[in.c] : regs[in.c];
+        const Value& y = IsCompareK(in.op) ? consts[in.c] : regs[in.c];
         bool r;
         if (!CompareBy(in.op, regs[in.b], y, &r)) FAIL("comparison of values of different kinds");
         A = Value::Bool(r);
@@ -659,7 +656,9 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         err->what = nullptr;
         err->slot = -1;
         return true;
-      default:
+      case Op::kCount:
+        // Not an instruction, and the verifier refuses any opcode from here
+        // on. No default: -Wswitch names an opcode the VM does not run.
         FAIL("unknown instruction");
     }
     continue;
