@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/runtime/cache_line.h"
+#include "engine/base/cache_line.h"
 #include "engine/runtime/value.h"
 
 namespace gavel {
