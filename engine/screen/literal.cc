@@ -1,9 +1,11 @@
 // The literal screening backend: a direct search for each literal pattern,
 // byte by byte, ignoring ASCII case where the pattern says so. It needs no
-// databases, so it runs wherever standard C++ does. It cannot run regular
-// expressions: a program with one gets a rule error from every scan, never
-// a silent miss.
+// databases, so it runs wherever standard C++ does, and screens streamed
+// text too. It cannot run regular expressions: a program with one gets a
+// rule error from every scan, never a silent miss.
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/screen/matcher.h"
@@ -72,11 +74,58 @@ class LiteralMatcher final : public Matcher {
     return true;
   }
 
-  std::unique_ptr<MatchStream> OpenStream(const char**) override { return nullptr; }
+  std::unique_ptr<MatchStream> OpenStream(const char**) override;
+
+  const std::vector<ScreenPattern>* patterns() const { return patterns_; }
 
  private:
   const std::vector<ScreenPattern>* patterns_ = nullptr;
 };
+
+// A text screened in pieces: each piece is searched together with the end of
+// the text before it, long enough to hold all but the last byte of the
+// longest pattern, so a literal split across pieces (however many) is found.
+class LiteralStream final : public MatchStream {
+ public:
+  explicit LiteralStream(const std::vector<ScreenPattern>* patterns) : patterns_(patterns) {
+    for (const ScreenPattern& sp : *patterns) keep_ = std::max(keep_, sp.source.size());
+    if (keep_) --keep_;
+  }
+
+  bool Feed(Matcher* m, const char* s, uint32_t n, uint64_t* bits, const char** err) override {
+    if (n == 0) return true;
+    if (!m || m->backend() != ScreenBackend::kLiteral || static_cast<LiteralMatcher*>(m)->patterns() != patterns_) {
+      *err = "the screening stream and the worker disagree on the policy";
+      return false;
+    }
+    text_.append(s, n);
+    const std::vector<ScreenPattern>& pats = *patterns_;
+    for (uint32_t id = 0; id < pats.size(); ++id) {
+      if (pats[id].regex) {
+        *err = kNoRegex;
+        return false;
+      }
+      if (pats[id].validator) continue;  // confirmed on the window, which holds the whole match
+      ForEachLiteral(text_.data(), text_.size(), pats[id].source, pats[id].caseless, [&](uint32_t, uint32_t) {
+        SetBit(bits, id);
+        return false;
+      });
+    }
+    if (text_.size() > keep_) text_.erase(0, text_.size() - keep_);
+    return true;
+  }
+
+  bool Close(Matcher*, uint64_t*, const char**) override { return true; }
+
+ private:
+  const std::vector<ScreenPattern>* patterns_;
+  size_t keep_ = 0;   // bytes of text carried to the next piece
+  std::string text_;  // the carried bytes, then the piece being searched
+};
+
+std::unique_ptr<MatchStream> LiteralMatcher::OpenStream(const char**) {
+  return std::make_unique<LiteralStream>(patterns_);
+}
 
 }  // namespace
 

@@ -193,10 +193,12 @@ class ScreenStream {
   ScreenStream(const ScreenStream&) = delete;
   ScreenStream& operator=(const ScreenStream&) = delete;
 
-  // Starts a stream over a program's patterns and databases; the backend's
-  // stream state is made by the first Feed. A backend without a stream mode
-  // (the literal one, or no databases) reports nothing, and the caller
-  // screens windows only. Returns false with *err on failure.
+  // Starts a stream over a program's patterns and databases; the state of
+  // the feeding worker's backend is made by the first Feed. Hyperscan's
+  // stream mode carries its automata's state; the literal backend carries
+  // the text's last bytes, as many as the longest pattern needs, and fails
+  // every Feed of a program with a regex pattern (a stream that cannot be
+  // screened is never waved through). Returns false with *err on failure.
   bool Open(const std::vector<ScreenPattern>& patterns, const std::shared_ptr<const ScreenDb>& db, std::string* err);
   // Scans the next normalized bytes; ORs the patterns found into bits.
   // `st` must have begun a decision on the same patterns.
@@ -207,7 +209,7 @@ class ScreenStream {
  private:
   const std::vector<ScreenPattern>* patterns_ = nullptr;
   std::shared_ptr<const ScreenDb> db_;  // kept alive for the stream state
-  bool opened_ = false;                 // the first Feed made stream_ (null: no stream mode)
+  bool opened_ = false;                 // the first Feed made stream_
   std::unique_ptr<MatchStream> stream_;
 };
 
