@@ -221,12 +221,11 @@ bool ScanState::Begin(const std::vector<ScreenPattern>& patterns, const std::sha
   work_ = ScreenWork();
   matcher_ = nullptr;
   failed_ = nullptr;
-  if (backend_ == ScreenBackend::kHyperscan && db) {
+  if (!ScreenBackendBuilt(backend_)) {
+    failed_ = "this build has no Hyperscan screening backend";  // the one backend a build may lack
+  } else if (backend_ == ScreenBackend::kHyperscan && db) {
     if (!hyperscan_) hyperscan_ = NewHyperscanMatcher();
-    if (!hyperscan_) failed_ = "this build has no Hyperscan screening backend";
     matcher_ = hyperscan_.get();
-  } else if (backend_ == ScreenBackend::kHyperscan && !ScreenBackendBuilt(backend_)) {
-    failed_ = "this build has no Hyperscan screening backend";
   } else {
     // The literal backend, or a program without databases (no patterns, or
     // built by hand), which every backend screens literally.
