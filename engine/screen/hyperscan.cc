@@ -158,7 +158,7 @@ class HyperscanMatcher final : public Matcher {
 
 class HyperscanStream final : public MatchStream {
  public:
-  HyperscanStream(hs_stream_t* s, const ScreenDb* db) : stream_(s), db_(db) {}
+  explicit HyperscanStream(const ScreenDb* db) : db_(db) {}
   ~HyperscanStream() override {
     if (stream_) hs_close_stream(stream_, nullptr, nullptr, nullptr);
   }
@@ -205,20 +205,23 @@ class HyperscanStream final : public MatchStream {
     return static_cast<HyperscanMatcher*>(m);
   }
 
-  hs_stream_t* stream_;
+  friend class HyperscanMatcher;  // opens stream_
+  hs_stream_t* stream_ = nullptr;
   const ScreenDb* db_;  // kept alive by the ScreenStream
 };
 
 std::unique_ptr<MatchStream> HyperscanMatcher::OpenStream(const char** err) {
   if (!db_ || !db_->impl().stream) return nullptr;
-  hs_stream_t* st = nullptr;
-  const hs_error_t rc = hs_open_stream(db_->impl().stream, 0, &st);
+  // The owner first: once Hyperscan has opened the stream, nothing may throw
+  // before something owns it.
+  auto out = std::make_unique<HyperscanStream>(db_.get());
+  const hs_error_t rc = hs_open_stream(db_->impl().stream, 0, &out->stream_);
   if (rc == HS_NOMEM) throw std::bad_alloc();
   if (rc != HS_SUCCESS) {
     *err = "could not open a screening stream";
     return nullptr;
   }
-  return std::make_unique<HyperscanStream>(st, db_.get());
+  return out;
 }
 
 }  // namespace

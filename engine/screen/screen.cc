@@ -310,13 +310,13 @@ bool ScreenStream::Feed(ScanState* st, const char* s, uint32_t len, uint64_t* bi
       *err = "the screening stream and the worker disagree on the policy";
       return false;
     }
-    opened_ = true;
     const char* why = nullptr;
-    stream_ = st->matcher()->OpenStream(&why);
+    stream_ = st->matcher()->OpenStream(&why);  // on a throw, the next Feed opens it again
     if (why) {
       *err = why;
       return false;
     }
+    opened_ = true;
   }
   if (!stream_) return true;
   return stream_->Feed(st->matcher(), s, len, bits, err);
