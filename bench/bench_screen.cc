@@ -235,7 +235,7 @@ void GavelScanOnly(benchmark::State& state, const std::string& prompt) {
   const char* serr = nullptr;
   int matched = 0;
   for (auto _ : state) {
-    if (!scan.Begin(p, &err)) break;
+    if (!scan.Begin(p.screen_patterns, p.screen, &err)) break;
     const uint64_t* bits = scan.Scan(prompt.data(), static_cast<uint32_t>(prompt.size()), &serr);
     if (!bits) break;
     matched = PopCount(bits, scan.Words());

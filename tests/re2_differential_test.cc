@@ -824,7 +824,7 @@ class Comparison {
   // gavel's answer for every pattern (bit i for pattern i).
   std::vector<bool> Gavel(const std::string& text) {
     std::string err;
-    EXPECT_TRUE(state_.Begin(engine_->program(), &err)) << err;
+    EXPECT_TRUE(state_.Begin(engine_->program().screen_patterns, engine_->program().screen, &err)) << err;
     const char* serr = nullptr;
     const uint64_t* bits = state_.Scan(text.data(), static_cast<uint32_t>(text.size()), &serr);
     std::vector<bool> out(ids_.size(), false);

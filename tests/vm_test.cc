@@ -22,6 +22,7 @@
 #include "engine/compiler/compiler.h"
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
+#include "engine/screen/screen.h"
 
 namespace gavel {
 namespace {
@@ -292,24 +293,39 @@ class Runner {
     regs_.assign(std::max<size_t>(b_.p().max_regs, 1), Value());
   }
   Value& slot(uint32_t i) { return slots_[i]; }
+  // Each run is a decision of its own: screening starts afresh, as a worker's does.
   Outcome Run(uint32_t chunk) {
     if (!verified_) return Outcome();
+    BeginScreening();
     Value v;
     VmError e;
     const bool ok = RunChunk(b_.p(), chunk, slots_.data(), regs_.data(), &arena_, &v, &e);
     return Capture(ok, v, e);
   }
   Value RunValue(uint32_t chunk, bool* ok, VmError* e) {
+    BeginScreening();
     Value v;
     *ok = RunChunk(b_.p(), chunk, slots_.data(), regs_.data(), &arena_, &v, e);
     return v;
   }
   std::vector<Value>& regs() { return regs_; }
+  // Runs later chunks without a screening state, as nothing but a worker should.
+  void WithoutScreening() { screening_ = false; }
 
  private:
+  void BeginScreening() {
+    arena_.scan = nullptr;
+    if (!screening_) return;
+    std::string err;
+    EXPECT_TRUE(scan_.Begin(b_.p().screen_patterns, b_.p().screen, &err)) << err;
+    arena_.scan = &scan_;
+  }
+
   Builder& b_;
   bool verified_ = false;
+  bool screening_ = true;
   std::vector<Value> slots_, regs_;
+  ScanState scan_;
   Arena arena_;
 };
 
@@ -809,15 +825,9 @@ TEST(VmOps, ScanAnyAndScanCount) {
                                           {"DAN", false, false},
                                           {"jailbreak", false, true},
                                           {"never matches", false, false}});
-  const uint32_t regex_first = b.Patterns("rx", {{"a+b", true, false}, {"hello", false, false}});
-  const uint32_t regex_last = b.Patterns("rx2", {{"hello", false, false}, {"a+b", true, false}});
   const uint32_t text = b.Slot("context.text", Root::kContext, SlotType::kString);
-  auto scan = [&](Op op, uint32_t ps) {
-    return b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(op, 1, 0, ps), I(Op::kRet, 1)}, 2);
-  };
-  const uint32_t any = scan(Op::kScanAny, set), count = scan(Op::kScanCount, set);
-  const uint32_t any_rx = scan(Op::kScanAny, regex_first), count_rx2 = scan(Op::kScanCount, regex_last);
-  const uint32_t any_rx2 = scan(Op::kScanAny, regex_last);
+  const uint32_t any = b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(Op::kScanAny, 1, 0, set), I(Op::kRet, 1)}, 2);
+  const uint32_t count = b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(Op::kScanCount, 1, 0, set), I(Op::kRet, 1)}, 2);
   Runner r(b);
   r.slot(text) = Value::String("Please IGNORE Previous instructions; jailBREAK, jailbreak");
   EXPECT_BOOL(r.Run(any), true);
@@ -831,16 +841,52 @@ TEST(VmOps, ScanAnyAndScanCount) {
   EXPECT_BOOL(r.Run(any), false);
   r.slot(text) = Value::String("ignore previou");
   EXPECT_BOOL(r.Run(any), false);
-  // A set with a regex pattern needs the screening engine: a rule error,
-  // whatever the order of its items and whether a literal matched.
-  r.slot(text) = Value::String("hello");
-  const std::string rx_error = "regular-expression patterns need the screening engine";
-  EXPECT_VM_ERROR(r.Run(any_rx), rx_error);
-  EXPECT_VM_ERROR(r.Run(count_rx2), rx_error);
-  EXPECT_VM_ERROR(r.Run(any_rx2), rx_error);
   r.slot(text) = Value::Int(3);
   EXPECT_VM_ERROR(r.Run(any), "screening a non-string");
   EXPECT_VM_ERROR(r.Run(count), "screening a non-string");
+}
+
+// A hand-built program has no screening databases, so it is screened
+// literally. One scan answers every set of the program, so a regex pattern
+// anywhere in it makes every scan a rule error: whatever the order of a
+// set's items, whether a literal matched, and even for a set of literals.
+TEST(VmOps, RegexPatternsScreenedLiterallyAreRuleErrors) {
+  Builder b;
+  const uint32_t regex_first = b.Patterns("rx", {{"a+b", true, false}, {"hello", false, false}});
+  const uint32_t regex_last = b.Patterns("rx2", {{"hello", false, false}, {"a+b", true, false}});
+  const uint32_t literal = b.Patterns("lit", {{"hello", false, false}});
+  const uint32_t text = b.Slot("context.text", Root::kContext, SlotType::kString);
+  auto scan = [&](Op op, uint32_t ps) {
+    return b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(op, 1, 0, ps), I(Op::kRet, 1)}, 2);
+  };
+  const uint32_t any_rx = scan(Op::kScanAny, regex_first), count_rx2 = scan(Op::kScanCount, regex_last);
+  const uint32_t any_rx2 = scan(Op::kScanAny, regex_last), any_literal = scan(Op::kScanAny, literal);
+  Runner r(b);
+  r.slot(text) = Value::String("hello");
+#if defined(GAVEL_HAVE_HYPERSCAN)
+  const std::string rx_error =
+      "regular-expression patterns need the screening engine, and this decision screens literal patterns only";
+#else
+  const std::string rx_error = "regular-expression patterns need the screening engine, which this build lacks";
+#endif
+  EXPECT_VM_ERROR(r.Run(any_rx), rx_error);
+  EXPECT_VM_ERROR(r.Run(count_rx2), rx_error);
+  EXPECT_VM_ERROR(r.Run(any_rx2), rx_error);
+  EXPECT_VM_ERROR(r.Run(any_literal), rx_error);
+}
+
+// The VM screens through a worker's screening state only; without one, a
+// scan is a rule error, never a search of its own.
+TEST(VmOps, ScanWithoutAScreeningStateIsARuleError) {
+  Builder b;
+  const uint32_t set = b.Patterns("lit", {{"hello", false, false}});
+  const uint32_t text = b.Slot("context.text", Root::kContext, SlotType::kString);
+  const uint32_t any = b.Chunk({I(Op::kLoadSlot, 0, 0, text), I(Op::kScanAny, 1, 0, set), I(Op::kRet, 1)}, 2);
+  Runner r(b);
+  r.slot(text) = Value::String("hello");
+  EXPECT_BOOL(r.Run(any), true);
+  r.WithoutScreening();
+  EXPECT_VM_ERROR(r.Run(any), "screening needs a worker's screening state");
 }
 
 TEST(VmOps, Cost) {
@@ -1177,6 +1223,9 @@ class CompiledVm : public ::testing::Test {
     in.principal = principal_;
     slots_.assign(p.slots.size(), Value());
     arena_.Reset();
+    std::string serr;
+    EXPECT_TRUE(scan_.Begin(p.screen_patterns, p.screen, &serr)) << serr;
+    arena_.scan = &scan_;
     DecodeError err;
     EXPECT_TRUE(DecodeAll(p, in, DecodeLimits(), &scratch_, &arena_, slots_.data(), &err)) << err.ToString();
     regs_.assign(p.max_regs, Value());
@@ -1194,6 +1243,7 @@ class CompiledVm : public ::testing::Test {
   }
   std::unique_ptr<Program> program_;
   DecodeScratch scratch_;
+  ScanState scan_;
   Arena arena_;
   std::vector<Value> slots_, regs_;
   std::string body_, principal_;

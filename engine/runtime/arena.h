@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/runtime/cache_line.h"
+#include "engine/base/cache_line.h"
 #include "engine/runtime/value.h"
 
 namespace gavel {
@@ -88,7 +88,7 @@ struct Arena {
   BlockArena<Value> values{1024};
   BlockArena<char> bytes{16384};
   StringMemo memo;
-  ScanState* scan = nullptr;  // the worker's screening state; null: literal search only (tests)
+  ScanState* scan = nullptr;  // the worker's screening state; null: screening is a rule error
   size_t vm_string_bytes = 0;
   void Reset() {
     values.Reset();

@@ -483,7 +483,9 @@ const Decision& Worker::DecideImpl(const Engine& engine, const DecodeInput& inpu
   leaf_field_.clear();
   arena_.scan = &scan_;
   std::string serr;
-  if (!scan_.Begin(p, &serr)) arena_.scan = nullptr;  // literal search only; regex rules then error
+  // When the backend cannot screen, every screening read of the decision is a
+  // rule error that says why (ScanState::Begin).
+  scan_.Begin(p.screen_patterns, p.screen, &serr);
   if (slots_.size() < p.slots.size()) slots_.resize(p.slots.size());
   if (regs_.size() < p.max_regs) regs_.resize(p.max_regs);
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/base/cache_line.h"
 #include "engine/runtime/arena.h"
-#include "engine/runtime/cache_line.h"
 #include "engine/runtime/decode.h"
 #include "engine/runtime/program.h"
 #include "engine/runtime/signature.h"
@@ -136,8 +136,17 @@ struct DecideOptions {
   DecodeLimits limits;
 };
 
+struct WorkerOptions {
+  // How the worker screens content (engine/screen/screen.h): Hyperscan in a
+  // build with it, else the literal backend, which makes regex rules errors.
+  ScreenBackend screen_backend = DefaultScreenBackend();
+};
+
 class alignas(kCacheLine) Worker {
  public:
+  Worker() = default;
+  explicit Worker(const WorkerOptions& options) { scan_.set_backend(options.screen_backend); }
+
   // Decides one request (or response) against engine. The decision stays valid
   // until the next call on this worker.
   const Decision& Decide(const Engine& engine, const DecodeInput& input, const DecideOptions& options = {});

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/runtime/cache_line.h"
+#include "engine/base/cache_line.h"
 
 namespace gavel::json {
 

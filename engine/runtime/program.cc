@@ -323,7 +323,7 @@ std::string Verify(Program* p) {
         if (p->screen_patterns[i].validator && sd.spans[i].empty()) return "a validated pattern has no span database";
     }
     std::string err;
-    p->screen = ScreenDb::Load(*p, &err);
+    p->screen = ScreenDb::Load(p->screen_patterns, p->screen_data, &err);
     if (!err.empty()) return err;
   }
   for (auto& ps : p->pattern_sets) {

@@ -13,6 +13,7 @@
 
 #include "engine/runtime/opcodes.h"
 #include "engine/runtime/value.h"
+#include "engine/screen/patterns.h"  // ScreenPattern, ScreenData
 
 namespace gavel {
 
@@ -141,28 +142,6 @@ struct PatternSet {
   bool has_caseless = false;        // derived by VerifyAndLink
   std::vector<std::string> folded;  // derived: each source in ASCII lower case
   std::vector<uint32_t> ids;        // derived: each pattern's screen pattern id
-};
-
-// One distinct pattern of the program, as the screening engine scans for it.
-// Screen pattern ids are assigned by AssignScreenIds: distinct (source, regex,
-// caseless, validator) in order of first appearance over the sets. They are
-// the Hyperscan expression ids of the databases below.
-struct ScreenPattern {
-  std::string source;
-  bool regex = false;
-  bool caseless = false;
-  uint8_t validator = 0;
-};
-
-// Hyperscan databases the compiler built for a generic x86-64 platform,
-// serialized (hs_serialize_database). Empty when the program has no patterns
-// or was compiled without Hyperscan.
-struct ScreenData {
-  std::string block;                // every screen pattern, block mode, no start of match
-  std::string stream;               // the same, stream mode (screening a response in chunks)
-  std::vector<std::string> spans;   // per screen pattern: block mode with leftmost start of match, or
-                                    // empty when no validator or redact rule needs its spans
-  std::vector<uint32_t> max_width;  // per screen pattern: longest match in bytes, UINT32_MAX if unbounded
 };
 
 class ScreenDb;  // engine/screen/screen.h: the loaded databases

@@ -32,7 +32,7 @@ bool ResponseStream::Begin(std::shared_ptr<const Engine> engine, const StreamOpt
   denied_ = finished_ = too_large_ = false;
   const Program& p = engine_->program();
   bits_.assign(std::max<size_t>(1, (p.screen_patterns.size() + 63) / 64), 0);
-  return stream_.Open(p, err);
+  return stream_.Open(p.screen_patterns, p.screen, err);
 }
 
 const Decision& ResponseStream::Write(Worker* w, const DecodeInput& input, std::string_view piece, std::string* emit) {
@@ -56,7 +56,7 @@ const Decision& ResponseStream::Step(Worker* w, const DecodeInput& input, bool f
   const Program& p = engine_->program();
   std::string why;
   const char* fail = nullptr;
-  if (!w->scan_.Begin(p, &why)) fail = "could not allocate screening scratch";
+  if (!w->scan_.Begin(p.screen_patterns, p.screen, &why)) fail = "could not allocate screening scratch";
   // Whole characters go to the stream, normalized as one text is.
   const size_t end = final ? all_.size() : WholeCharacters(all_, fed_, all_.size());
   if (!fail && end > fed_ && !denied_) {

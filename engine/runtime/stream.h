@@ -3,7 +3,8 @@
 // text so far, and only text that can no longer be part of a masked span is
 // forwarded.
 //
-// Detection: Hyperscan's stream mode carries state from piece to piece, so a
+// Detection: the screening backend's stream state (Hyperscan's stream mode,
+// or the literal backend's carried text) goes from piece to piece, so a
 // secret split over two pieces (or over twenty) is found. Validated patterns
 // (cards, SSNs, IBANs, high-entropy secrets) are confirmed on the window of
 // text not yet forwarded.

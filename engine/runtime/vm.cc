@@ -119,8 +119,6 @@ bool CompareBy(Op op, const Value& x, const Value& y, bool* out) {
   return true;
 }
 
-inline char LowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? char(ch + 32) : ch; }
-
 const Value* MemoFind(const StringMemo& m, Op op, const Value& a, const Value* b) {
   for (const StringMemo::Entry& e : m.entries)
     if (e.op == static_cast<uint8_t>(op) && e.a == a.s && e.alen == a.len &&
@@ -242,20 +240,6 @@ bool RunFast(const Program& p, const FastPredicate& f, const Value* slots, bool*
   }
   *out = f.negate ? !r : r;
   return true;
-}
-
-bool FindLiteral(const char* text, size_t len, const std::string& needle, bool caseless) {
-  if (needle.empty()) return true;
-  if (!caseless) return std::string_view(text, len).find(needle) != std::string_view::npos;
-  if (needle.size() > len) return false;
-  const char first = LowerAscii(needle[0]);
-  for (size_t i = 0; i + needle.size() <= len; ++i) {
-    if (LowerAscii(text[i]) != first) continue;
-    size_t k = 1;
-    while (k < needle.size() && LowerAscii(text[i + k]) == LowerAscii(needle[k])) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
 }
 
 int64_t EstimateTokens(const char* text, size_t len) {
@@ -529,28 +513,17 @@ bool RunChunk(const Program& p, uint32_t chunk, const Value* slots, Value* regs,
         const Value& t = regs[in.b];
         if (t.kind != Kind::kString) FAIL("screening a non-string");
         const PatternSet& set = p.pattern_sets[in.c];
+        // The worker's screening state answers every set from one scan of
+        // the text (its memo holds the bitset); there is no other path.
+        if (!arena->scan) FAIL("screening needs a worker's screening state");
+        const char* why = nullptr;
+        const uint64_t* bits = arena->scan->Scan(t.s, t.len, &why);
+        if (!bits) FAIL(why);
         int64_t count = 0;
-        if (arena->scan) {
-          // One scan of the text answers every set: the memo holds its bitset.
-          const char* why = nullptr;
-          const uint64_t* bits = arena->scan->Scan(t.s, t.len, &why);
-          if (!bits) FAIL(why);
-          for (uint32_t id : set.ids) {
-            if (bits[id / 64] >> (id % 64) & 1) {
-              ++count;
-              if (in.op == Op::kScanAny) break;
-            }
-          }
-        } else {
-          // Without a worker's scanner (unit tests of the VM): literal search.
-          if (set.has_regex) FAIL("regular-expression patterns need the screening engine");
-          for (size_t i = 0; i < set.patterns.size(); ++i) {
-            const Pattern& pat = set.patterns[i];
-            if (pat.validator) FAIL("validated patterns need the screening engine");
-            if (FindLiteral(t.s, t.len, pat.source, pat.caseless)) {
-              ++count;
-              if (in.op == Op::kScanAny) break;
-            }
+        for (uint32_t id : set.ids) {
+          if (bits[id / 64] >> (id % 64) & 1) {
+            ++count;
+            if (in.op == Op::kScanAny) break;
           }
         }
         A = in.op == Op::kScanAny ? Value::Bool(count > 0) : Value::Int(count);

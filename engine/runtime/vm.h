@@ -36,8 +36,4 @@ void AppendValue(const Value& v, std::string* out);
 // The documented token estimate: about four UTF-8 bytes per token, rounded up.
 int64_t EstimateTokens(const char* text, size_t len);
 
-// Literal pattern search used until the screening engine lands (issue #3):
-// true if `needle` occurs in `text`, ignoring ASCII case when caseless.
-bool FindLiteral(const char* text, size_t len, const std::string& needle, bool caseless);
-
 }  // namespace gavel

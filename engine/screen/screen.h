@@ -19,22 +19,46 @@
 // cannot be checked is taken to be present, so deny and redact rules err on
 // the side of acting). Ordinary text stays far below the budget.
 //
-// Natively the scanner is Hyperscan (runtime part only: loading deserializes
-// databases the compiler built and never compiles a regex). A build without
-// Hyperscan (GAVEL_HAVE_HYPERSCAN unset, e.g. wasm32) searches literal patterns
-// directly and reports a rule error for regex patterns.
+// Matches are found by a screening backend (matcher.h), chosen per worker at
+// run time (ScanState::set_backend): Hyperscan (runtime part only: loading
+// deserializes databases the compiler built and never compiles a regex), or
+// the literal backend, which searches literal patterns directly and reports a
+// rule error for regex patterns. A build without Hyperscan
+// (GAVEL_HAVE_HYPERSCAN unset, e.g. wasm32) has the literal backend only.
+// Normalization, the memo, validation and span coalescing are common to all
+// backends (screen.cc), so backends differ only in how they find matches.
+//
+// This layer sits below the runtime: it reads the pattern data of
+// patterns.h and nothing of engine/runtime (docs/design.md, Layering).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "engine/runtime/cache_line.h"
-#include "engine/runtime/program.h"
+#include "engine/base/cache_line.h"
 #include "engine/screen/normalize.h"
+#include "engine/screen/patterns.h"
 
 namespace gavel {
+
+// The screening backends. A worker uses one for all its decisions; tests run
+// one corpus through each and compare.
+enum class ScreenBackend : uint8_t {
+  kHyperscan,  // Hyperscan's runtime over the bundle's databases (native builds)
+  kLiteral,    // direct literal search; regex patterns are rule errors
+};
+
+// Hyperscan when this build has it, else the literal backend.
+ScreenBackend DefaultScreenBackend();
+// Whether this build can screen with b (Hyperscan needs GAVEL_HAVE_HYPERSCAN).
+bool ScreenBackendBuilt(ScreenBackend b);
+const char* ScreenBackendName(ScreenBackend b);  // "hyperscan", "literal"
+
+class Matcher;      // matcher.h: one backend's match finding for one worker
+class MatchStream;  // matcher.h: one backend's stream-mode state
 
 class ScreenDb {
  public:
@@ -42,10 +66,12 @@ class ScreenDb {
   ScreenDb(const ScreenDb&) = delete;
   ScreenDb& operator=(const ScreenDb&) = delete;
 
-  // Deserializes p.screen_data (p's screen ids assigned). Returns null with
-  // *err set when the data is refused, null with *err empty when there is
-  // nothing to load (no patterns, or a build without Hyperscan).
-  static std::shared_ptr<const ScreenDb> Load(const Program& p, std::string* err);
+  // Deserializes the databases of `data`, built for `patterns` (their ids
+  // assigned). Returns null with *err set when the data is refused, null
+  // with *err empty when there is nothing to load (no patterns, or a build
+  // without Hyperscan).
+  static std::shared_ptr<const ScreenDb> Load(const std::vector<ScreenPattern>& patterns, const ScreenData& data,
+                                              std::string* err);
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
@@ -87,10 +113,20 @@ class ScanState {
   ScanState(const ScanState&) = delete;
   ScanState& operator=(const ScanState&) = delete;
 
-  // Starts a decision against p: forgets the previous decision's scans and
-  // makes the scratch fit p's databases (allocating only when they grew).
-  // Returns false with *err if the scratch cannot be allocated.
-  bool Begin(const Program& p, std::string* err);
+  // The backend later decisions screen with (DefaultScreenBackend() unless
+  // set). Takes effect at the next Begin.
+  void set_backend(ScreenBackend b) { backend_ = b; }
+  ScreenBackend backend() const { return backend_; }
+
+  // Starts a decision against a program's screen patterns and loaded
+  // databases (null: none, and the program is screened literally whatever
+  // the backend): forgets the previous decision's scans and makes the
+  // backend's scratch fit the databases (allocating only when they grew).
+  // Returns false with *err when the backend cannot screen (its scratch
+  // cannot be allocated, or this build lacks it); every Scan and Spans of
+  // the decision then fails with that reason. Both arguments must outlive
+  // the decision.
+  bool Begin(const std::vector<ScreenPattern>& patterns, const std::shared_ptr<const ScreenDb>& db, std::string* err);
 
   // The screen patterns (validated) that occur in the text, as a bitset of
   // Words() words; the text is scanned at most once per decision. Returns
@@ -107,7 +143,7 @@ class ScanState {
   // Texts scanned since Begin (memo hits not counted).
   uint32_t scans() const { return scans_; }
   const ScreenWork& work() const { return work_; }
-  const Program* program() const { return program_; }
+  const std::vector<ScreenPattern>* patterns() const { return patterns_; }
 
   // Records the scan result of a text screened another way (a streamed
   // response: the stream's cumulative matches stand for the whole text).
@@ -116,9 +152,9 @@ class ScanState {
   // Screening one text without the memo (streaming uses this for windows).
   bool ScanUncached(const char* s, uint32_t len, uint64_t* bits, const char** err);
 
-  struct Hs;  // Hyperscan scratch, when built with it
-  Hs* hs() { return hs_.get(); }
-  const ScreenDb* db() const { return db_.get(); }
+  // The matcher this decision screens with: the chosen backend's, or the
+  // literal one for a program without databases; null when Begin failed.
+  Matcher* matcher() { return matcher_; }
 
  private:
   struct MemoEntry {
@@ -128,9 +164,12 @@ class ScanState {
   };
   static constexpr int kMemo = 32;
 
-  const Program* program_ = nullptr;
-  std::shared_ptr<const ScreenDb> db_;  // the databases the scratch was sized for
-  std::unique_ptr<Hs> hs_;
+  ScreenBackend backend_ = DefaultScreenBackend();
+  const std::vector<ScreenPattern>* patterns_ = nullptr;
+  std::unique_ptr<Matcher> hyperscan_;  // made on first use
+  std::unique_ptr<Matcher> literal_;    // made on first use
+  Matcher* matcher_ = nullptr;
+  const char* failed_ = nullptr;  // why this decision cannot screen (Begin failed)
   uint32_t words_ = 0;
   NormalizedText norm_;
   MemoEntry memo_[kMemo];
@@ -144,7 +183,9 @@ class ScanState {
 // The stream-mode state of one text screened in pieces (a streamed
 // response): matches that cross piece boundaries are found, however far
 // apart their start and end are. Validated patterns are not reported here
-// (a validator needs the whole match); see ResponseStream.
+// (a validator needs the whole match); see ResponseStream. The state belongs
+// to the backend of the worker that feeds it first; a worker with another
+// backend or policy is refused.
 class ScreenStream {
  public:
   ScreenStream();
@@ -152,20 +193,24 @@ class ScreenStream {
   ScreenStream(const ScreenStream&) = delete;
   ScreenStream& operator=(const ScreenStream&) = delete;
 
-  // Opens a stream on p's stream database. Without one (no patterns, or no
-  // Hyperscan), Feed reports nothing and the caller screens windows only.
-  bool Open(const Program& p, std::string* err);
-  bool active() const { return stream_ != nullptr; }
+  // Starts a stream over a program's patterns and databases; the state of
+  // the feeding worker's backend is made by the first Feed. Hyperscan's
+  // stream mode carries its automata's state; the literal backend carries
+  // the text's last bytes, as many as the longest pattern needs, and fails
+  // every Feed of a program with a regex pattern (a stream that cannot be
+  // screened is never waved through). Returns false with *err on failure.
+  bool Open(const std::vector<ScreenPattern>& patterns, const std::shared_ptr<const ScreenDb>& db, std::string* err);
   // Scans the next normalized bytes; ORs the patterns found into bits.
-  // `st` must have begun a decision on the same program.
+  // `st` must have begun a decision on the same patterns.
   bool Feed(ScanState* st, const char* s, uint32_t len, uint64_t* bits, const char** err);
   // Ends the stream (patterns anchored at the end of text report here).
   bool Close(ScanState* st, uint64_t* bits, const char** err);
 
  private:
-  void* stream_ = nullptr;  // hs_stream_t
-  const Program* program_ = nullptr;
-  std::shared_ptr<const ScreenDb> db_;
+  const std::vector<ScreenPattern>* patterns_ = nullptr;
+  std::shared_ptr<const ScreenDb> db_;  // kept alive for the stream state
+  bool opened_ = false;                 // the first Feed made stream_
+  std::unique_ptr<MatchStream> stream_;
 };
 
 }  // namespace gavel
