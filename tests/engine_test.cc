@@ -574,7 +574,7 @@ rule past { when request.model == order[-4] deny }
   EXPECT_FALSE(r.ok());
   const std::string diags = r.RenderDiagnostics();
   EXPECT_NE(diags.find("E0317"), std::string::npos) << diags;
-  EXPECT_NE(diags.find("index -4 is out of range"), std::string::npos) << diags;
+  EXPECT_NE(diags.find("list index out of range: -4"), std::string::npos) << diags;
 }
 
 // ---------------------------------------------------------------------------
