@@ -8,61 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gavel.h"
 
 #ifndef GAVEL_TEST_VERSION
 #define GAVEL_TEST_VERSION "0.1.0"
 #endif
 
-static const char* phase = "";
-static unsigned checks = 0;
-
-static void StartPhase(const char* name) {
-  fprintf(stderr, "=== Test %s\n", name);
-  phase = name;
-}
-
-static void Fail(const char* file, int line, const char* what) {
-  fprintf(stderr, "%s:%d: [%s] check failed: %s\n", file, line, phase, what);
-  exit(1);
-}
-
-#define CHECK(cond)                               \
-  do {                                            \
-    ++checks;                                     \
-    if (!(cond)) Fail(__FILE__, __LINE__, #cond); \
-  } while (0)
-
-/* An errptr that must still be NULL. */
-#define CHECK_NOERR(err)                                                                       \
-  do {                                                                                         \
-    ++checks;                                                                                  \
-    if ((err) != NULL) {                                                                       \
-      fprintf(stderr, "%s:%d: [%s] unexpected error: %s\n", __FILE__, __LINE__, phase, (err)); \
-      exit(1);                                                                                 \
-    }                                                                                          \
-  } while (0)
-
-/* An errptr that must hold a message containing `needle`; frees it. */
-#define CHECK_ERR(err, needle) CheckErr(__FILE__, __LINE__, &(err), (needle))
-
 /* A pointer + length string that must equal the C string `want`, and be
  * followed by a NUL as the header promises. */
 #define CHECK_STR(ptr, len, want) CheckStr(__FILE__, __LINE__, #ptr, (ptr), (len), (want))
-
-static void CheckErr(const char* file, int line, char** err, const char* needle) {
-  ++checks;
-  if (*err == NULL) {
-    fprintf(stderr, "%s:%d: [%s] expected an error mentioning \"%s\", got none\n", file, line, phase, needle);
-    exit(1);
-  }
-  if ((*err)[0] == '\0' || strstr(*err, needle) == NULL) {
-    fprintf(stderr, "%s:%d: [%s] error \"%s\" does not mention \"%s\"\n", file, line, phase, *err, needle);
-    exit(1);
-  }
-  gavel_free(*err);
-  *err = NULL;
-}
 
 static void CheckStr(const char* file, int line, const char* expr, const char* ptr, size_t len, const char* want) {
   ++checks;
@@ -81,27 +36,9 @@ static void CheckStr(const char* file, int line, const char* expr, const char* p
 /* ---- small helpers -------------------------------------------------------- */
 
 static char* ReadFile(const char* path, size_t* len) {
-  FILE* f = fopen(path, "rb");
-  char* buf = NULL;
-  size_t cap = 0, n = 0;
-  if (f == NULL) {
-    fprintf(stderr, "c_test: cannot open %s\n", path);
-    exit(2);
-  }
-  for (;;) {
-    size_t got;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16384;
-      buf = (char*)realloc(buf, cap);
-      if (buf == NULL) exit(2);
-    }
-    got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  fclose(f);
-  *len = n;
-  return buf;
+  Bytes b = ReadBytes(path);
+  *len = b.len;
+  return b.bytes;
 }
 
 static char* Copy(const char* bytes, size_t len) {

@@ -10,21 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gavel.h"
-
-static const char* phase = "";
-static unsigned checks = 0;
-
-static void Fail(const char* file, int line, const char* what) {
-  fprintf(stderr, "%s:%d: [%s] check failed: %s\n", file, line, phase, what);
-  exit(1);
-}
-
-#define CHECK(cond)                               \
-  do {                                            \
-    ++checks;                                     \
-    if (!(cond)) Fail(__FILE__, __LINE__, #cond); \
-  } while (0)
 
 /* *err must be a message with `code` that mentions `needle`; it is freed. */
 #define CHECK_CODE(err, code, needle) CheckCode(__FILE__, __LINE__, &(err), (code), #code, (needle))
@@ -39,30 +26,6 @@ static void CheckCode(const char* file, int line, char** err, gavel_error_t code
   }
   gavel_free(*err);
   *err = NULL;
-}
-
-typedef struct {
-  char* bytes;
-  size_t len;
-} Bytes;
-
-static Bytes ReadFile(const char* path) {
-  Bytes b = {NULL, 0};
-  FILE* f = fopen(path, "rb");
-  long n;
-  if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(1);
-  }
-  b.len = (size_t)n;
-  b.bytes = (char*)malloc(b.len + 1);
-  if (b.bytes == NULL || fread(b.bytes, 1, b.len, f) != b.len) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(1);
-  }
-  b.bytes[b.len] = '\0'; /* key files are read as C strings */
-  fclose(f);
-  return b;
 }
 
 static Bytes Copy(const Bytes* b) {
@@ -129,12 +92,12 @@ int main(int argc, char** argv) {
     fprintf(stderr, "usage: error_code_test A B A.signed_a B.signed_a B.signed_b test_a.pub\n");
     return 2;
   }
-  a = ReadFile(argv[1]);
-  b = ReadFile(argv[2]);
-  a_signed_a = ReadFile(argv[3]);
-  b_signed_a = ReadFile(argv[4]);
-  b_signed_b = ReadFile(argv[5]);
-  pub_a = ReadFile(argv[6]);
+  a = ReadBytes(argv[1]);
+  b = ReadBytes(argv[2]);
+  a_signed_a = ReadBytes(argv[3]);
+  b_signed_a = ReadBytes(argv[4]);
+  b_signed_b = ReadBytes(argv[5]);
+  pub_a = ReadBytes(argv[6]);
 
   phase = "no error";
   CHECK(gavel_error_code(NULL) == GAVEL_OK);

@@ -7,68 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gavel.h"
-
-static const char* phase = "";
-static unsigned checks = 0;
-
-static void Fail(const char* file, int line, const char* what) {
-  fprintf(stderr, "%s:%d: [%s] check failed: %s\n", file, line, phase, what);
-  exit(1);
-}
-
-#define CHECK(cond)                               \
-  do {                                            \
-    ++checks;                                     \
-    if (!(cond)) Fail(__FILE__, __LINE__, #cond); \
-  } while (0)
-
-#define CHECK_NOERR(err)                                                                       \
-  do {                                                                                         \
-    ++checks;                                                                                  \
-    if ((err) != NULL) {                                                                       \
-      fprintf(stderr, "%s:%d: [%s] unexpected error: %s\n", __FILE__, __LINE__, phase, (err)); \
-      exit(1);                                                                                 \
-    }                                                                                          \
-  } while (0)
-
-/* *err must hold a message containing `needle`; it is freed. */
-#define CHECK_ERR(err, needle) CheckErr(__FILE__, __LINE__, &(err), (needle))
-
-static void CheckErr(const char* file, int line, char** err, const char* needle) {
-  ++checks;
-  if (*err == NULL || strstr(*err, needle) == NULL) {
-    fprintf(stderr, "%s:%d: [%s] error \"%s\" does not mention \"%s\"\n", file, line, phase, *err ? *err : "(none)",
-            needle);
-    exit(1);
-  }
-  gavel_free(*err);
-  *err = NULL;
-}
-
-typedef struct {
-  char* bytes;
-  size_t len;
-} Bytes;
-
-static Bytes ReadFile(const char* path) {
-  Bytes b = {NULL, 0};
-  FILE* f = fopen(path, "rb");
-  long n;
-  if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(1);
-  }
-  b.len = (size_t)n;
-  b.bytes = (char*)malloc(b.len + 1);
-  if (b.bytes == NULL || fread(b.bytes, 1, b.len, f) != b.len) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(1);
-  }
-  b.bytes[b.len] = '\0'; /* key files are searched as C strings */
-  fclose(f);
-  return b;
-}
 
 /* The key id of a public key file: the second field of its key line. */
 static void KeyIdOf(const Bytes* pub, char id[17]) {
@@ -153,12 +93,12 @@ int main(int argc, char** argv) {
             argv[0]);
     return 2;
   }
-  a_plain = ReadFile(argv[1]);
-  a_signed_a = ReadFile(argv[2]);
-  b_signed_a = ReadFile(argv[3]);
-  b_signed_b = ReadFile(argv[4]);
-  key_a = ReadFile(argv[5]);
-  key_b = ReadFile(argv[6]);
+  a_plain = ReadBytes(argv[1]);
+  a_signed_a = ReadBytes(argv[2]);
+  b_signed_a = ReadBytes(argv[3]);
+  b_signed_b = ReadBytes(argv[4]);
+  key_a = ReadBytes(argv[5]);
+  key_b = ReadBytes(argv[6]);
   KeyIdOf(&key_a, id_a);
   KeyIdOf(&key_b, id_b);
   a_tampered = Flipped(&a_signed_a, a_signed_a.len / 2);
