@@ -1004,6 +1004,7 @@ gavel_stream_t* gavel_stream_create(gavel_engine_t* engine, size_t holdback_byte
     auto s = std::make_unique<gavel_stream_t>();
     gavel::StreamOptions opts;
     if (holdback_bytes) opts.holdback = static_cast<uint32_t>(std::min<size_t>(holdback_bytes, 1u << 20));
+    opts.limits.json.max_bytes = engine->options.max_request_bytes;
     std::string err;
     if (!s->rs.Begin(std::move(e), opts, &err)) {
       // The bundle loaded, so its screening stream cannot fail to open for

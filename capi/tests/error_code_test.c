@@ -202,6 +202,51 @@ int main(int argc, char** argv) {
     gavel_options_destroy(small);
   }
 
+  phase = "a cap raised above the decoder's default holds for streams too";
+  {
+    /* Regression: a stream decided with the decoder's default cap (8 MiB), so
+     * a body gavel_decide accepted under a higher max_request_bytes was
+     * refused mid-stream. */
+    static const char kHead[] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"";
+    static const char kTail[] = "\"}]}";
+    const size_t pad = (9u << 20) - strlen(kHead) - strlen(kTail);
+    char* big = (char*)malloc(strlen(kHead) + pad + strlen(kTail));
+    gavel_options_t* large = gavel_options_create();
+    gavel_engine_t* le;
+    gavel_worker_t* lw;
+    gavel_input_t* in = gavel_input_create();
+    gavel_stream_t* stream;
+    const gavel_decision_t* d;
+    const char* out = NULL;
+    size_t out_len = 0, n = 0;
+    CHECK(big != NULL && large != NULL && in != NULL);
+    memcpy(big, kHead, strlen(kHead));
+    n = strlen(kHead);
+    memset(big + n, 'a', pad);
+    n += pad;
+    memcpy(big + n, kTail, strlen(kTail));
+    n += strlen(kTail);
+    gavel_options_set_max_request_bytes(large, 10u << 20);
+    le = gavel_engine_open(large, a.bytes, a.len, &err);
+    CHECK(le != NULL && err == NULL);
+    lw = gavel_worker_create(le, &err);
+    CHECK(lw != NULL && err == NULL);
+    gavel_input_set_request_json(in, big, n);
+    d = gavel_decide(lw, in, &err);
+    CHECK(d != NULL && err == NULL);
+    stream = gavel_stream_create(le, 0, &err);
+    CHECK(stream != NULL && err == NULL);
+    d = gavel_stream_write(stream, lw, in, "text", 4, &out, &out_len, &err);
+    CHECK_NOERR(err);
+    CHECK(d != NULL && gavel_decision_status(d) != 400);
+    gavel_stream_destroy(stream);
+    gavel_input_destroy(in);
+    gavel_worker_destroy(lw);
+    gavel_engine_destroy(le);
+    gavel_options_destroy(large);
+    free(big);
+  }
+
   phase = "an attribute name with a NUL in it";
   {
     /* The message is a C string: the NUL becomes '?', so the text is whole

@@ -76,6 +76,7 @@ const Decision& ResponseStream::Step(Worker* w, const DecodeInput& input, bool f
   Worker::StreamText st{all_, forwarded_, bits_.data()};
   DecideOptions options;
   options.phase = Phase::kResponse;
+  options.limits = options_.limits;
   w->DecideImpl(*engine_, in, options, &st);
   Decision& d = w->d_;
   if (fail || too_large_) {

@@ -36,6 +36,9 @@ struct StreamOptions {
   // this (or twice the holdback, if larger) is denied (code
   // redaction_too_long), so the work of a write stays bounded.
   uint32_t max_held = 64u << 10;
+  // What each write's decision decodes the request, principal, context and env
+  // bodies with: the same caps gavel_decide applies (max_request_bytes).
+  DecodeLimits limits;
 };
 
 class ResponseStream {
