@@ -434,22 +434,28 @@ static void OnLogLine(void* arg, const char* line, size_t len) {
       (strcmp(value, "allow") != 0 && strcmp(value, "deny") != 0))
     sink->bad_json++;
   if (sink->bundle_hash && !Contains(line, len, sink->bundle_hash)) sink->wrong_bundle++;
-  /* Request text is searched for in the line with its timing blanked: the
-     decision's eval_ns is a number the request may also hold ("4096"), and a
-     check must not depend on how long a decision took. */
+  /* Request text is searched for in the line with the values the library
+     makes up blanked: the time of day, the decision id, the bundle hash and
+     eval_ns are numbers (or hex) that a request may also hold ("4096"), and a
+     check must not depend on when a decision ran or how long it took. */
   if (len >= sizeof masked) {
     sink->bad_json++;
     return;
   }
   memcpy(masked, line, len);
   {
-    static const char kTiming[] = "\"eval_ns\":";
-    size_t j;
-    for (j = 0; j + sizeof kTiming - 1 <= len; ++j)
-      if (memcmp(masked + j, kTiming, sizeof kTiming - 1) == 0) {
-        size_t k = j + sizeof kTiming - 1;
-        while (k < len && masked[k] >= '0' && masked[k] <= '9') masked[k++] = '#';
-      }
+    static const char* const kGenerated[] = {"\"time_ms\":", "\"id\":\"", "\"bundle\":\"", "\"eval_ns\":"};
+    size_t g, j;
+    for (g = 0; g < sizeof kGenerated / sizeof kGenerated[0]; ++g) {
+      const size_t klen = strlen(kGenerated[g]);
+      for (j = 0; j + klen <= len; ++j)
+        if (memcmp(masked + j, kGenerated[g], klen) == 0) {
+          size_t k = j + klen;
+          while (k < len &&
+                 ((masked[k] >= '0' && masked[k] <= '9') || (masked[k] >= 'a' && masked[k] <= 'f') || masked[k] == '-'))
+            masked[k++] = '#';
+        }
+    }
   }
   for (i = 0; i < 8 && sink->forbidden[i]; ++i)
     if (Contains(masked, len, sink->forbidden[i])) {
@@ -1766,6 +1772,23 @@ static void TestDecisionLog(void) {
   sink.forbidden[4] = "4096";
   sink.forbidden[5] = "lookup_order";
 
+  {
+    /* The leak check itself: values the library makes up (time of day, id,
+       bundle hash, eval_ns) that happen to hold "4096" are not request text;
+       the request's own max_tokens is. Regression: a line logged at a
+       time_ms holding 4096 failed this test once in a few hundred runs. */
+    static const char kMadeUp[] =
+        "{\"time_ms\":1764094096123,\"id\":\"4096-4096\",\"bundle\":\"00ff4096aa\",\"signer\":\"\","
+        "\"decision\":\"allow\",\"eval_ns\":40960}";
+    static const char kLeaky[] = "{\"time_ms\":1,\"decision\":\"deny\",\"max_tokens\":4096,\"eval_ns\":1}";
+    LogSink probe;
+    memset(&probe, 0, sizeof probe);
+    probe.forbidden[0] = "4096";
+    OnLogLine(&probe, kMadeUp, strlen(kMadeUp));
+    CHECK(probe.leaked == 0 && probe.bad_json == 0);
+    OnLogLine(&probe, kLeaky, strlen(kLeaky));
+    CHECK(probe.leaked == 1);
+  }
   gavel_engine_set_decision_log(e, OnLogLine, &sink, 1.0);
   SET(gavel_input_set_request_json, in, kSupportManyRules);
   SET(gavel_input_set_principal_json, in, kFreePrincipal);
